@@ -1,0 +1,85 @@
+"""Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--transport stdio|http]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import anyio
+from pydantic import SecretStr
+
+from . import __version__
+from .config import ConfigError, Settings
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="toggl-groups-mcp",
+        description="MCP server for Toggl Track groups and project groups (stdio by default).",
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="run against an embedded Toggl sandbox; no token needed"
+    )
+    parser.add_argument("--read-only", action="store_true", help="register only the tools that read")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP transport: address to bind")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP transport: port")
+    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    # stdout is the MCP wire on stdio: everything we say goes to stderr.
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        # --sandbox needs no token; the sandbox's own token is filled in once it runs.
+        settings = Settings.from_env(**({"api_token": SecretStr("sandbox")} if args.sandbox else {}))
+    except ConfigError as error:
+        print(f"toggl-groups-mcp: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.read_only:
+        settings = settings.with_(read_only=True)
+    try:
+        anyio.run(_run, settings, args)
+    except KeyboardInterrupt:
+        pass
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> None:
+    if args.sandbox:
+        from .sandbox import SandboxConfig, running_sandbox
+
+        async with running_sandbox(SandboxConfig()) as sandbox:
+            print(
+                f"toggl-groups-mcp: SANDBOX MODE, using the embedded Toggl sandbox at {sandbox.url} "
+                "(simulated data, not your Toggl account)",
+                file=sys.stderr,
+            )
+            sandboxed = settings.with_(
+                api_token=SecretStr(sandbox.token), api_url=sandbox.url, sandbox=True, rate_per_sec=None
+            )
+            await _serve(sandboxed, args)
+    else:
+        await _serve(settings, args)
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    from .server import build_server
+
+    server = build_server(settings)
+    if args.transport == "stdio":
+        await server.run_stdio_async()
+    else:
+        from .http import serve_http
+
+        await serve_http(server, settings, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Settings, read once from the environment into a frozen object.
+
+Nothing else in the package reads the environment: entry points call `Settings.from_env()` and
+pass the result down, tests build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import SecretStr
+
+DEFAULT_API_URL = "https://api.track.toggl.com/api/v9"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know, fixed for the life of the process."""
+
+    api_token: SecretStr = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    timeout: float = 20.0
+    connect_timeout: float = 5.0
+    organization_id: int | None = None
+    workspace_id: int | None = None
+    read_only: bool = False
+    # Pacing: Toggl's leaky bucket tolerates about one request a second; None turns pacing off.
+    rate_per_sec: float | None = 1.0
+    burst: int = 2
+    # Upper bound on the total time spent waiting out 429s within one tool call.
+    retry_budget: float = 30.0
+    # Base of the jittered exponential backoff for 5xx and dropped connections.
+    backoff_base: float = 0.5
+    # Toggl needs 2 to 5 s before a new group is accepted elsewhere.
+    consistency_wait: float = 2.0
+    consistency_window: float = 15.0
+    # How long discovery answers and group snapshots (used for previews) stay fresh.
+    cache_ttl: float = 60.0
+    sandbox: bool = False
+    http_token: SecretStr | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("TOGGL_API_TOKEN", "").strip()
+        if not token and not overrides.get("api_token"):
+            raise ConfigError(
+                "TOGGL_API_TOKEN is not set: export your Toggl API token "
+                "(Profile settings > API Token), or run with --sandbox to try the embedded sandbox"
+            )
+        http_token = env.get("TOGGL_MCP_HTTP_TOKEN", "").strip()
+        rate = _float(env, "TOGGL_RATE_PER_SEC", 1.0)
+        values: dict[str, Any] = {
+            "api_token": SecretStr(token),
+            "api_url": env.get("TOGGL_API_URL", "").strip().rstrip("/") or DEFAULT_API_URL,
+            "timeout": _float(env, "TOGGL_TIMEOUT", 20.0) or 20.0,
+            "organization_id": _int(env, "TOGGL_ORGANIZATION_ID"),
+            "workspace_id": _int(env, "TOGGL_WORKSPACE_ID"),
+            "read_only": _flag(env, "TOGGL_MCP_READ_ONLY"),
+            "rate_per_sec": rate or None,
+            "http_token": SecretStr(http_token) if http_token else None,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

@@ -1,0 +1,65 @@
+"""Per-process state shared by the tools: the Toggl client and short-lived caches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver import Context
+
+from .config import Settings
+from .toggl import TogglClient
+
+T = TypeVar("T")
+
+
+@dataclass
+class TTLCache:
+    """Answers that rarely change (organizations, workspaces, a group list) kept for `ttl` seconds.
+
+    Every entry is dropped by key prefix when this server changes what it describes.
+    """
+
+    ttl: float
+    entries: dict[tuple[Any, ...], tuple[float, Any]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+
+    def get(self, key: tuple[Any, ...]) -> Any | None:
+        hit = self.entries.get(key)
+        if hit is None or self.clock() - hit[0] > self.ttl:
+            return None
+        return hit[1]
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        self.entries[key] = (self.clock(), value)
+
+    async def get_or_load(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        value = await load()
+        self.put(key, value)
+        return value
+
+    def drop(self, *prefix: Any) -> None:
+        n = len(prefix)
+        for key in [k for k in self.entries if k[:n] == prefix]:
+            del self.entries[key]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    toggl: TogglClient
+    cache: TTLCache
+    # Group lists kept briefly, for confirmation previews and complete PUT bodies; dropped on writes.
+    snapshots: TTLCache
+    sandbox_url: str | None = None
+
+
+def app_state(ctx: Context) -> AppState:
+    state = ctx.request_context.lifespan_context
+    assert isinstance(state, AppState)
+    return state

@@ -1,0 +1,127 @@
+"""One error type for everything that can go wrong between us and Toggl."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+# What we know about the effect of a failed request on Toggl's side.
+Effect = Literal["none", "unknown"]
+Kind = Literal["http", "quota", "plan", "rate_limited", "network", "timeout", "input"]
+
+
+def parse_toggl_message(body: bytes | str) -> str:
+    """Toggl's own words from an error body: a JSON string, an object with a message, or raw text."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:500]
+    if isinstance(data, str):
+        return data.strip()
+    if isinstance(data, dict):
+        inner = data.get("error", data)
+        if isinstance(inner, dict):
+            for key in ("message", "error", "tip"):
+                if isinstance(inner.get(key), str):
+                    return str(inner[key]).strip()
+        if isinstance(inner, str):
+            return inner.strip()
+    return text[:500]
+
+
+def reset_time(resets_in: float | None, now: float | None = None) -> str | None:
+    if resets_in is None:
+        return None
+    base = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+    return (base + timedelta(seconds=resets_in)).strftime("%H:%M:%S UTC")
+
+
+@dataclass
+class TogglError(Exception):
+    """A Toggl request that did not succeed, with what the model needs to act on it.
+
+    `effect` says whether Toggl may have applied the change: "none" when it certainly did not
+    (a 4xx, or a read), "unknown" when a write may have reached Toggl before the failure.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    message: str
+    kind: Kind = "http"
+    effect: Effect = "none"
+    retry_after: float | None = None
+    quota_remaining: int | None = None
+    quota_resets_in: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.describe())
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        status = f"HTTP {self.status}" if self.status is not None else self.kind
+        said = f": {self.message}" if self.message else ""
+        return f"Toggl answered {status} to {self.method} {self.path}{said}"
+
+    def hint(self) -> str:
+        """What the model (or its user) can do about it."""
+        if self.kind == "quota":
+            when = ""
+            if self.quota_resets_in is not None:
+                when = (
+                    f" The quota resets in {int(self.quota_resets_in)} s "
+                    f"(at {reset_time(self.quota_resets_in)})."
+                )
+            return (
+                f"The Toggl API quota for this organization is used up "
+                f"(remaining: {self.quota_remaining if self.quota_remaining is not None else 0}).{when} "
+                "Do not retry before then; a paid Toggl plan has a larger hourly quota."
+            )
+        if self.kind == "plan":
+            return (
+                "Toggl refused with 402 and no quota headers: the organization's plan does not include "
+                "this feature (groups need a paid plan). Retrying will not help."
+            )
+        if self.kind == "rate_limited":
+            after = int(self.retry_after) if self.retry_after else 60
+            return f"Toggl is rate limiting this token. Retry after {after} s."
+        if self.kind in ("network", "timeout"):
+            reach = "did not answer in time" if self.kind == "timeout" else "could not be reached"
+            if self.effect == "unknown":
+                return (
+                    f"Toggl {reach}. The change may or may not have been applied: check with a "
+                    "list tool before trying again."
+                )
+            return f"Toggl {reach}; nothing was changed. Try again in a minute."
+        status = self.status or 0
+        if status >= 500:
+            if self.effect == "unknown":
+                return (
+                    "Toggl had an internal error. The change may or may not have been applied: check "
+                    "with a list tool before trying again."
+                )
+            return "Toggl had an internal error; nothing was changed. Try again in a minute."
+        if status in (401, 403):
+            return (
+                "The token's user must be an admin of this organization (or owner of the workspace), "
+                "or the API token is wrong. Check the id with list_organizations / list_workspaces."
+            )
+        if status == 404:
+            return (
+                "Toggl does not know that id. Look the id up with a list tool "
+                "(list_groups, list_project_groups)."
+            )
+        if status == 410:
+            return "Toggl has retired this endpoint; do not call it again."
+        if status == 400:
+            return "Toggl rejected the input; nothing was changed. Correct it rather than repeating it."
+        return "Nothing was changed."

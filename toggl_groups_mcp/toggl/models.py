@@ -1,0 +1,112 @@
+"""What Toggl sends (lenient: every field may be missing) and the lean shapes tools return."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TogglGroupUser(_Lenient):
+    user_id: int
+    name: str | None = None
+    inactive: bool | None = None
+    joined: bool | None = None
+
+
+class TogglGroup(_Lenient):
+    group_id: int
+    name: str = ""
+    at: str | None = None
+    users: list[TogglGroupUser] = Field(default_factory=list)
+    workspaces: list[int] = Field(default_factory=list)
+    permissions: list[str] = Field(default_factory=list)
+
+    @field_validator("users", "workspaces", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("permissions", mode="before")
+    @classmethod
+    def _permissions(cls, value: Any) -> Any:
+        # A string in 2024, a list of strings in 2026.
+        if value is None or value == "":
+            return []
+        if isinstance(value, str):
+            return [value]
+        return value
+
+    @property
+    def user_ids(self) -> list[int]:
+        return [u.user_id for u in self.users]
+
+
+class TogglProjectGroup(_Lenient):
+    id: int
+    group_id: int
+    pid: int
+    wid: int | None = None
+
+
+# -- lean results ------------------------------------------------------------------------------
+
+
+class Member(BaseModel):
+    user_id: int = Field(description="Toggl user id")
+    name: str | None = Field(default=None, description="The user's name")
+    inactive: bool = Field(default=False, description="True when the user is deactivated")
+
+
+class Group(BaseModel):
+    group_id: int = Field(description="Group id")
+    name: str = Field(description="Group name")
+    members: list[Member] = Field(description="Users in the group")
+    workspace_ids: list[int] = Field(description="Workspaces the group is assigned to")
+    updated_at: str | None = Field(default=None, description="When Toggl last changed the group")
+
+    @classmethod
+    def from_toggl(cls, group: TogglGroup) -> Group:
+        return cls(
+            group_id=group.group_id,
+            name=group.name,
+            members=[Member(user_id=u.user_id, name=u.name, inactive=bool(u.inactive)) for u in group.users],
+            workspace_ids=list(group.workspaces),
+            updated_at=group.at,
+        )
+
+
+class ProjectLink(BaseModel):
+    project_group_id: int = Field(description="Id of the link; remove_project_group takes it")
+    project_id: int = Field(description="Project id")
+    group_id: int = Field(description="Group id")
+    workspace_id: int | None = Field(default=None, description="Workspace id")
+
+    @classmethod
+    def from_toggl(cls, link: TogglProjectGroup) -> ProjectLink:
+        return cls(
+            project_group_id=link.id, project_id=link.pid, group_id=link.group_id, workspace_id=link.wid
+        )
+
+
+class PatchOp(BaseModel):
+    op: Literal["add", "remove"]
+    path: Literal["/users", "/workspaces"]
+    value: list[int]
+
+
+class PatchFailure(BaseModel):
+    patch: PatchOp | dict[str, Any] = Field(description="The operation that failed")
+    message: str = Field(description="Toggl's reason")
+
+
+def parse_groups(data: Any) -> list[TogglGroup]:
+    return [TogglGroup.model_validate(g) for g in (data or []) if isinstance(g, dict) and "group_id" in g]
+
+
+def parse_links(data: Any) -> list[TogglProjectGroup]:
+    return [TogglProjectGroup.model_validate(x) for x in (data or []) if isinstance(x, dict) and "id" in x]

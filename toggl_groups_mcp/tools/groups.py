@@ -1,0 +1,460 @@
+"""Groups: organization-scoped sets of users, assigned to workspaces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from ..state import AppState, app_state
+from ..toggl.errors import TogglError
+from ..toggl.models import Group, PatchFailure, PatchOp, TogglGroup, parse_groups
+from . import scope
+from .args import GroupId, GroupName, Id, OrganizationId, dedupe, id_list
+from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
+from .registry import Safety, format_error, tool
+
+PATCH_MAX_OPS = 100
+PATCH_MAX_VALUES = 100
+
+
+class GroupList(BaseModel):
+    groups: list[Group] = Field(description="Matching groups, sorted by name")
+    count: int = Field(description="Number of groups returned")
+
+
+class GroupResult(BaseModel):
+    group: Group
+
+
+class UpdatedGroup(BaseModel):
+    group: Group
+    added_user_ids: list[int] = Field(description="Users that joined the group")
+    removed_user_ids: list[int] = Field(description="Users that left the group")
+    added_workspace_ids: list[int] = Field(description="Workspaces added")
+    removed_workspace_ids: list[int] = Field(description="Workspaces removed")
+
+
+class PatchResult(BaseModel):
+    group_id: int
+    complete: bool = Field(description="True when every operation succeeded")
+    succeeded: list[PatchOp] = Field(description="Operations Toggl applied")
+    failed: list[PatchFailure] = Field(description="Operations Toggl refused, with its reason")
+
+
+class DeletedGroup(BaseModel):
+    group_id: int
+    deleted: bool = True
+    name: str | None = Field(default=None, description="The group's name, when it was known")
+
+
+# -- shared helpers --------------------------------------------------------------------------------
+
+
+def groups_path(org: int, group_id: int | None = None) -> str:
+    base = f"/organizations/{org}/groups"
+    return base if group_id is None else f"{base}/{group_id}"
+
+
+async def org_groups(state: AppState, org: int, *, fresh: bool = False) -> list[TogglGroup]:
+    """Every group of the organization; a snapshot of the last few seconds serves previews."""
+    if not fresh:
+        cached = state.snapshots.get(("groups", org))
+        if cached is not None:
+            return cached
+    groups = parse_groups(await state.toggl.request("GET", groups_path(org)))
+    state.snapshots.put(("groups", org), groups)
+    return groups
+
+
+async def find_group(state: AppState, org: int, group_id: int) -> TogglGroup:
+    cached = state.snapshots.get(("groups", org)) is not None
+    for attempt_fresh in (False, True) if cached else (True,):
+        for group in await org_groups(state, org, fresh=attempt_fresh):
+            if group.group_id == group_id:
+                return group
+    raise ToolError(
+        f"Organization {org} has no group {group_id}; nothing was changed. Look the id up with list_groups."
+    )
+
+
+def cached_group(state: AppState, org: int, group_id: int) -> TogglGroup | None:
+    """The group from a snapshot of the last few seconds, without a request."""
+    snapshot = state.snapshots.get(("groups", org)) or []
+    return next((g for g in snapshot if g.group_id == group_id), None)
+
+
+def changed(state: AppState, org: int) -> None:
+    state.snapshots.drop("groups", org)
+
+
+def _member_names(group: TogglGroup, user_ids: list[int]) -> str:
+    names = {u.user_id: u.name for u in group.users}
+    return ", ".join(f"{names.get(u) or 'user'} ({u})" for u in user_ids)
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+
+@tool("list_groups", title="List groups", safety=Safety.READ)
+async def list_groups(
+    ctx: Context,
+    organization_id: OrganizationId = None,
+    name: Annotated[
+        str | None, Field(min_length=1, max_length=200, description="Only groups whose name contains this")
+    ] = None,
+    workspace_id: Annotated[
+        int | None, Field(ge=1, description="Only groups assigned to this workspace")
+    ] = None,
+) -> GroupList:
+    """List an organization's groups with their members and workspaces.
+
+    One Toggl request. Filter by name (contains) or by workspace to keep the answer small."""
+    state = app_state(ctx)
+    org = await scope.organization_id(state, organization_id)
+    params: dict[str, Any] = {}
+    if name is not None:
+        params["name"] = name
+    if workspace_id is not None:
+        params["workspace"] = workspace_id
+    if params:
+        groups = parse_groups(await state.toggl.request("GET", groups_path(org), params=params))
+    else:
+        groups = await org_groups(state, org, fresh=True)
+    return GroupList(groups=[Group.from_toggl(g) for g in groups], count=len(groups))
+
+
+@tool("list_workspace_groups", title="List a workspace's groups", safety=Safety.READ)
+async def list_workspace_groups(
+    ctx: Context,
+    organization_id: OrganizationId = None,
+    workspace_id: Annotated[
+        int | None, Field(ge=1, description="Workspace id (see list_workspaces); defaults as documented")
+    ] = None,
+) -> GroupList:
+    """List the groups assigned to one workspace of an organization. One Toggl request."""
+    state = app_state(ctx)
+    org = await scope.organization_id(state, organization_id)
+    ws = await scope.workspace_id(state, workspace_id, org)
+    data = await state.toggl.request("GET", f"/organizations/{org}/workspaces/{ws}/groups")
+    groups = parse_groups(data)
+    return GroupList(groups=[Group.from_toggl(g) for g in groups], count=len(groups))
+
+
+# -- writes ----------------------------------------------------------------------------------------
+
+
+@tool("create_group", title="Create a group", safety=Safety.WRITE, idempotent=False)
+async def create_group(
+    ctx: Context,
+    name: GroupName,
+    organization_id: OrganizationId = None,
+    user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to add as members")] = None,
+    workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to assign the group to")] = None,
+) -> GroupResult:
+    """Create a group in an organization, optionally with members and workspaces.
+
+    One Toggl request. If Toggl's answer is lost, the server looks the name up once and reports
+    truthfully whether the group exists, so it is never created twice."""
+    state = app_state(ctx)
+    org = await scope.organization_id(state, organization_id)
+    body: dict[str, Any] = {"name": name}
+    if user_ids is not None:
+        body["users"] = dedupe(user_ids)
+    if workspace_ids is not None:
+        body["workspaces"] = dedupe(workspace_ids)
+    try:
+        data = await state.toggl.request("POST", groups_path(org), json=body)
+    except TogglError as error:
+        if error.effect != "unknown":
+            raise
+        changed(state, org)
+        found = await _find_by_name(state, org, name, error)
+        state.toggl.note_created_group(found.group_id)
+        return GroupResult(group=Group.from_toggl(found))
+    changed(state, org)
+    group = TogglGroup.model_validate(data)
+    state.toggl.note_created_group(group.group_id)
+    return GroupResult(group=Group.from_toggl(group))
+
+
+async def _find_by_name(state: AppState, org: int, name: str, error: TogglError) -> TogglGroup:
+    """After an ambiguous create: did it happen? One GET answers, truthfully."""
+    try:
+        matches = parse_groups(await state.toggl.request("GET", groups_path(org), params={"name": name}))
+    except TogglError as lookup:
+        raise ToolError(
+            f"{format_error('create_group', error)} The follow-up check failed too "
+            f"({lookup.describe()}), so it is unknown whether group {name!r} was created. "
+            "Check with list_groups before creating it again."
+        ) from None
+    for group in matches:
+        if group.name.casefold() == name.casefold():
+            return group
+    raise ToolError(
+        f"{error.describe()}. The group {name!r} was not created (checked afterwards); "
+        "it is safe to try again."
+    )
+
+
+async def _update_preview(
+    ctx: Context,
+    organization_id: int | None,
+    group_id: int,
+    user_ids: list[int] | None,
+    workspace_ids: list[int] | None,
+    confirm: bool,
+) -> Confirmation | Elicit[Confirmation]:
+    state = app_state(ctx)
+
+    async def preview() -> Preview | None:
+        if user_ids is None and workspace_ids is None:
+            return None  # a rename drops nothing
+        org = await scope.organization_id(state, organization_id)
+        current = await find_group(state, org, group_id)
+        dropped_users = [u for u in current.user_ids if user_ids is not None and u not in user_ids]
+        dropped_ws = [w for w in current.workspaces if workspace_ids is not None and w not in workspace_ids]
+        if not dropped_users and not dropped_ws:
+            return None
+        lost = []
+        if dropped_users:
+            lost.append(f"members removed: {_member_names(current, dropped_users)}")
+        if dropped_ws:
+            lost.append(f"workspaces removed: {', '.join(map(str, dropped_ws))}")
+        return Preview(f"Update group {current.name!r} (id {group_id}) in organization {org}:", lost)
+
+    return await gate(ctx, confirm, preview)
+
+
+@tool("update_group", title="Edit a group", safety=Safety.DESTRUCTIVE, idempotent=True)
+async def update_group(
+    ctx: Context,
+    group_id: GroupId,
+    approval: Annotated[Approval, Resolve(_update_preview)],
+    organization_id: OrganizationId = None,
+    name: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="New name; omit to keep the current one"),
+    ] = None,
+    user_ids: Annotated[
+        list[Id] | None,
+        id_list("The complete new member list (Toggl user ids); omit to keep the current members"),
+    ] = None,
+    workspace_ids: Annotated[
+        list[Id] | None,
+        id_list("The complete new workspace list; omit to keep the current workspaces"),
+    ] = None,
+    confirm: bool = ConfirmArg,
+) -> UpdatedGroup:
+    """Rename a group or replace its member or workspace lists.
+
+    Omitted fields keep their current values (the group is read first, then written whole), so a
+    rename keeps members and workspaces. To add or remove a few members, prefer patch_group.
+    Dropping members or workspaces needs the user's confirmation."""
+    state = app_state(ctx)
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ToolError("name must contain a non-space character; nothing was sent to Toggl")
+    if name is None and user_ids is None and workspace_ids is None:
+        raise ToolError("Nothing to change: give name, user_ids or workspace_ids. Nothing was sent to Toggl.")
+    require_approval(approval, f"update group {group_id}")
+    org = await scope.organization_id(state, organization_id)
+    user_ids, workspace_ids = dedupe(user_ids), dedupe(workspace_ids)
+    before = cached_group(state, org, group_id)
+    if before is None and (name is None or user_ids is None or workspace_ids is None):
+        before = await find_group(state, org, group_id)
+    new_name = name if name is not None else before.name if before else ""
+    new_users = user_ids if user_ids is not None else before.user_ids if before else []
+    new_ws = workspace_ids if workspace_ids is not None else before.workspaces if before else []
+    body = {"name": new_name, "users": new_users, "workspaces": new_ws}
+    data = await state.toggl.request("PUT", groups_path(org, group_id), json=body)
+    changed(state, org)
+    if isinstance(data, dict) and "group_id" in data:
+        after = TogglGroup.model_validate(data)
+    else:
+        after = TogglGroup(group_id=group_id, name=new_name, workspaces=new_ws)
+    old_users = before.user_ids if before else []
+    old_ws = before.workspaces if before else []
+    return UpdatedGroup(
+        group=Group.from_toggl(after),
+        # Without a prior read (all three fields given) the change set is unknown: say nothing.
+        added_user_ids=[u for u in new_users if before and u not in old_users],
+        removed_user_ids=[u for u in old_users if u not in new_users],
+        added_workspace_ids=[w for w in new_ws if before and w not in old_ws],
+        removed_workspace_ids=[w for w in old_ws if w not in new_ws],
+    )
+
+
+def patch_operations(
+    add_user_ids: list[int] | None,
+    remove_user_ids: list[int] | None,
+    add_workspace_ids: list[int] | None,
+    remove_workspace_ids: list[int] | None,
+) -> list[dict[str, Any]]:
+    """Toggl patch operations, at most PATCH_MAX_VALUES values each."""
+    ops: list[dict[str, Any]] = []
+    for op, path, ids in (
+        ("add", "/users", add_user_ids),
+        ("remove", "/users", remove_user_ids),
+        ("add", "/workspaces", add_workspace_ids),
+        ("remove", "/workspaces", remove_workspace_ids),
+    ):
+        values = dedupe(ids) or []
+        for start in range(0, len(values), PATCH_MAX_VALUES):
+            ops.append({"op": op, "path": path, "value": values[start : start + PATCH_MAX_VALUES]})
+    return ops
+
+
+def _check_patch(
+    add_user_ids: list[int] | None,
+    remove_user_ids: list[int] | None,
+    add_workspace_ids: list[int] | None,
+    remove_workspace_ids: list[int] | None,
+) -> None:
+    if not any((add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)):
+        raise ToolError(
+            "Nothing to change: give at least one non-empty list among add_user_ids, remove_user_ids, "
+            "add_workspace_ids, remove_workspace_ids. Nothing was sent to Toggl."
+        )
+    for what, add, remove in (
+        ("user", add_user_ids, remove_user_ids),
+        ("workspace", add_workspace_ids, remove_workspace_ids),
+    ):
+        both = sorted(set(add or []) & set(remove or []))
+        if both:
+            raise ToolError(
+                f"add_{what}_ids and remove_{what}_ids both name {both}: an id can be added or removed, "
+                "not both. Nothing was sent to Toggl."
+            )
+
+
+async def _patch_preview(
+    ctx: Context,
+    organization_id: int | None,
+    group_id: int,
+    add_user_ids: list[int] | None,
+    remove_user_ids: list[int] | None,
+    add_workspace_ids: list[int] | None,
+    remove_workspace_ids: list[int] | None,
+    confirm: bool,
+) -> Confirmation | Elicit[Confirmation]:
+    _check_patch(add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)
+    state = app_state(ctx)
+
+    async def preview() -> Preview | None:
+        if not remove_user_ids and not remove_workspace_ids:
+            return None
+        org = await scope.organization_id(state, organization_id)
+        current = await find_group(state, org, group_id)
+        users = [u for u in dict.fromkeys(remove_user_ids or []) if u in current.user_ids]
+        workspaces = [w for w in dict.fromkeys(remove_workspace_ids or []) if w in current.workspaces]
+        if not users and not workspaces:
+            return None  # removing what is not there loses nothing
+        lost = []
+        if users:
+            lost.append(f"members removed: {_member_names(current, users)}")
+        if workspaces:
+            lost.append(f"workspaces removed: {', '.join(map(str, workspaces))}")
+        return Preview(f"Change group {current.name!r} (id {group_id}) in organization {org}:", lost)
+
+    return await gate(ctx, confirm, preview)
+
+
+@tool(
+    "patch_group",
+    title="Add or remove group members and workspaces",
+    safety=Safety.DESTRUCTIVE,
+    idempotent=True,
+)
+async def patch_group(
+    ctx: Context,
+    group_id: GroupId,
+    approval: Annotated[Approval, Resolve(_patch_preview)],
+    organization_id: OrganizationId = None,
+    add_user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to add to the group")] = None,
+    remove_user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to remove from the group")] = None,
+    add_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to assign the group to")] = None,
+    remove_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to unassign")] = None,
+    confirm: bool = ConfirmArg,
+) -> PatchResult:
+    """Add or remove members and workspaces without touching the rest of the group.
+
+    Toggl applies each operation on its own, so a call can partly succeed: the result lists what
+    succeeded and what failed, with Toggl's reason. Removing needs the user's confirmation."""
+    require_approval(approval, f"change group {group_id}")
+    state = app_state(ctx)
+    org = await scope.organization_id(state, organization_id)
+    ops = patch_operations(add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)
+    succeeded: list[PatchOp] = []
+    failed: list[PatchFailure] = []
+    for start in range(0, len(ops), PATCH_MAX_OPS):
+        batch = ops[start : start + PATCH_MAX_OPS]
+        try:
+            data = await state.toggl.request("PATCH", groups_path(org, group_id), json=batch)
+        except TogglError as error:
+            changed(state, org)
+            if not succeeded and not failed:
+                raise
+            pending = ops[start:]
+            raise ToolError(
+                f"{format_error('patch_group', error)} Partial result: {len(succeeded)} operation(s) "
+                f"succeeded and {len(failed)} failed before this; {len(pending)} operation(s) were "
+                f"not applied: {pending}."
+            ) from None
+        result = data if isinstance(data, dict) else {}
+        succeeded += [PatchOp.model_validate(op) for op in result.get("success") or []]
+        for failure in result.get("failure") or []:
+            patch = failure.get("patch") or {}
+            try:
+                patch = PatchOp.model_validate(patch)
+            except ValueError:
+                pass
+            failed.append(PatchFailure(patch=patch, message=str(failure.get("message", ""))))
+    changed(state, org)
+    return PatchResult(group_id=group_id, complete=not failed, succeeded=succeeded, failed=failed)
+
+
+async def _delete_preview(
+    ctx: Context, organization_id: int | None, group_id: int, confirm: bool
+) -> Confirmation | Elicit[Confirmation]:
+    state = app_state(ctx)
+
+    async def preview() -> Preview:
+        org = await scope.organization_id(state, organization_id)
+        group = await find_group(state, org, group_id)
+        members = _member_names(group, group.user_ids) or "none"
+        workspaces = ", ".join(map(str, group.workspaces)) or "none"
+        return Preview(
+            f"Delete group {group.name!r} (id {group_id}) from organization {org}. Lost with it:",
+            [
+                f"{len(group.users)} member(s): {members}",
+                f"workspace assignments: {workspaces}",
+                "every project access granted through this group",
+            ],
+        )
+
+    return await gate(ctx, confirm, preview)
+
+
+@tool("delete_group", title="Delete a group", safety=Safety.DESTRUCTIVE, idempotent=True)
+async def delete_group(
+    ctx: Context,
+    group_id: GroupId,
+    approval: Annotated[Approval, Resolve(_delete_preview)],
+    organization_id: OrganizationId = None,
+    confirm: bool = ConfirmArg,
+) -> DeletedGroup:
+    """Delete a group. Its members lose the project access the group gave them.
+
+    Needs the user's confirmation: without confirm, the user is asked with a preview of the
+    members and workspaces that would be lost, or the preview is returned as an error."""
+    require_approval(approval, f"delete group {group_id}")
+    state = app_state(ctx)
+    org = await scope.organization_id(state, organization_id)
+    known = cached_group(state, org, group_id)
+    await state.toggl.request("DELETE", groups_path(org, group_id))
+    changed(state, org)
+    return DeletedGroup(group_id=group_id, name=known.name if known else None)
