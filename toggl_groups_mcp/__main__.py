@@ -39,12 +39,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     try:
         # --sandbox needs no token; the sandbox's own token is filled in once it runs.
-        settings = Settings.from_env(**({"api_token": SecretStr("sandbox")} if args.sandbox else {}))
+        settings = Settings.from_env(None, **({"api_token": SecretStr("sandbox")} if args.sandbox else {}))
     except ConfigError as error:
         print(f"toggl-groups-mcp: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.read_only:
         settings = settings.with_(read_only=True)
+    if args.transport == "http":
+        from .http import is_loopback
+
+        if not is_loopback(args.host) and settings.http_token is None:
+            print(
+                f"toggl-groups-mcp: TOGGL_MCP_HTTP_TOKEN is required to bind to {args.host} (not loopback)",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
     try:
         anyio.run(_run, settings, args)
     except KeyboardInterrupt:

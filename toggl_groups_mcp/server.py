@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .config import Settings
+from .prompts import load_prompts
 from .state import AppState, TTLCache
 from .toggl import TogglClient
 from .tools.registry import build_tools
@@ -57,4 +58,6 @@ def build_server(
         lifespan=lifespan,
         tools=build_tools(read_only=settings.read_only),
     )
+    for prompt in load_prompts():
+        server.add_prompt(prompt.as_prompt())
     return server

@@ -85,9 +85,11 @@ def tool(
 
 def all_tools() -> list[ToolSpec]:
     # Importing the modules runs their declarations.
-    from . import groups, project_groups  # noqa: F401
+    from . import bulk, discovery, groups, project_groups  # noqa: F401
 
-    return list(TOOLS)
+    # Finding ids first, then groups, project access, and bulk changes: the order a model reads.
+    order = ["discovery", "groups", "project_groups", "bulk"]
+    return sorted(TOOLS, key=lambda spec: order.index(spec.fn.__module__.rsplit(".", 1)[-1]))
 
 
 def format_error(tool_name: str, error: TogglError) -> str:

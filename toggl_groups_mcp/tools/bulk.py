@@ -1,0 +1,242 @@
+"""Bulk access changes: many projects for one group, or every group of one user.
+
+Each tool reads once to learn what is already so, skips it, and does the rest one request at a
+time (the client paces them within Toggl's limits), reporting progress. If Toggl stops answering
+(quota, rate limit, outage) the tool stops cleanly and says which items remain, so calling it
+again resumes without repeating anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from pydantic import BaseModel, Field
+
+from ..state import AppState, app_state
+from ..toggl.errors import TogglError
+from ..toggl.models import TogglGroup, TogglProjectGroup
+from . import scope
+from .args import GroupId, Id, OrganizationId, WorkspaceId, dedupe
+from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
+from .groups import changed, groups_path, org_groups
+from .project_groups import MAX_PROJECT_IDS, fetch_links, links_path
+from .registry import Safety, tool
+
+# Failures after which the next request would fail the same way: stop and report what remains.
+STOPPING_KINDS = {"quota", "plan", "rate_limited", "network", "timeout"}
+
+
+class Failure(BaseModel):
+    id: int = Field(description="The project or group that failed")
+    reason: str = Field(description="Toggl's answer and what to do")
+
+
+class BulkResult(BaseModel):
+    done: list[int] = Field(description="Ids changed by this call")
+    skipped: list[int] = Field(description="Ids already in the wanted state: nothing to do")
+    failed: list[Failure] = Field(description="Ids Toggl refused, with the reason")
+    remaining: list[int] = Field(
+        description="Ids not attempted because the run stopped; call again to resume"
+    )
+    stopped: str | None = Field(default=None, description="Why the run stopped early, if it did")
+    complete: bool = Field(description="True when every id is done or skipped")
+
+
+class _Run:
+    def __init__(self, ctx: Context, todo: list[int], skipped: list[int]) -> None:
+        self.ctx = ctx
+        self.todo = todo
+        self.result = BulkResult(done=[], skipped=skipped, failed=[], remaining=[], complete=False)
+
+    async def each(self, action_for: str, act: Callable[[int], Awaitable[str | None]]) -> BulkResult:
+        """Run `act` on each id; it returns None when done, or Toggl's reason for refusing."""
+        total = len(self.todo)
+        for index, item in enumerate(self.todo):
+            try:
+                refused = await act(item)
+            except TogglError as error:
+                reason = f"{error.describe()}. {error.hint()}"
+                if error.kind in STOPPING_KINDS or (error.status or 0) >= 500:
+                    if error.effect == "unknown":
+                        self.result.failed.append(Failure(id=item, reason=reason))
+                        self.result.remaining = self.todo[index + 1 :]
+                    else:
+                        self.result.remaining = self.todo[index:]
+                    self.result.stopped = reason
+                    break
+                self.result.failed.append(Failure(id=item, reason=reason))
+            else:
+                if refused is None:
+                    self.result.done.append(item)
+                else:
+                    self.result.failed.append(Failure(id=item, reason=refused))
+            await self.ctx.report_progress(index + 1, total, f"{action_for} {item} ({index + 1}/{total})")
+        r = self.result
+        r.complete = not r.failed and not r.remaining
+        return r
+
+
+def _project_list(what: str) -> object:
+    return Field(min_length=1, max_length=MAX_PROJECT_IDS, description=what)
+
+
+@tool(
+    "add_group_to_projects",
+    title="Give a group access to many projects",
+    safety=Safety.WRITE,
+    idempotent=True,
+)
+async def add_group_to_projects(
+    ctx: Context,
+    group_id: GroupId,
+    project_ids: Annotated[list[Id], _project_list("Projects the group should be able to access")],
+    workspace_id: WorkspaceId = None,
+) -> BulkResult:
+    """Give a group access to several projects of a workspace.
+
+    One request finds the links already in place (skipped), then one request per missing link,
+    paced within Toggl's limits, with progress. The result lists done, skipped and failed
+    projects; if Toggl stops it (quota, rate limit) it lists the remaining ones, and calling
+    again with the same arguments resumes without repeating anything."""
+    state = app_state(ctx)
+    ws = await scope.workspace_id(state, workspace_id)
+    wanted = dedupe(project_ids) or []
+    linked = {x.pid for x in await fetch_links(state, ws, wanted) if x.group_id == group_id}
+    todo = [p for p in wanted if p not in linked]
+
+    async def link(project_id: int) -> str | None:
+        await state.toggl.request(
+            "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
+        )
+        return None
+
+    return await _Run(ctx, todo, [p for p in wanted if p in linked]).each("linking project", link)
+
+
+async def _links_to_remove(
+    state: AppState, ws: int, group_id: int, project_ids: list[int]
+) -> dict[int, TogglProjectGroup]:
+    key = ("bulk-links", ws, group_id, tuple(project_ids))
+    cached = state.snapshots.get(key)
+    if cached is not None:
+        return cached
+    links = {x.pid: x for x in await fetch_links(state, ws, project_ids) if x.group_id == group_id}
+    state.snapshots.put(key, links)
+    return links
+
+
+async def _remove_preview(
+    ctx: Context, workspace_id: int | None, group_id: int, project_ids: list[int], confirm: bool
+) -> Confirmation | Elicit[Confirmation]:
+    state = app_state(ctx)
+
+    async def preview() -> Preview | None:
+        ws = await scope.workspace_id(state, workspace_id)
+        links = await _links_to_remove(state, ws, group_id, dedupe(project_ids) or [])
+        if not links:
+            return None
+        return Preview(
+            f"Remove group {group_id}'s access to {len(links)} project(s) in workspace {ws}:",
+            [f"project {pid} (link {link.id})" for pid, link in links.items()],
+        )
+
+    return await gate(ctx, confirm, preview)
+
+
+@tool(
+    "remove_group_from_projects",
+    title="Remove a group's access to many projects",
+    safety=Safety.DESTRUCTIVE,
+    idempotent=True,
+)
+async def remove_group_from_projects(
+    ctx: Context,
+    group_id: GroupId,
+    project_ids: Annotated[list[Id], _project_list("Projects the group should lose access to")],
+    approval: Annotated[Approval, Resolve(_remove_preview)],
+    workspace_id: WorkspaceId = None,
+    confirm: bool = ConfirmArg,
+) -> BulkResult:
+    """Remove a group's access to several projects of a workspace.
+
+    One request finds the links; projects the group cannot access are skipped; the rest are
+    removed one request each, paced, with progress. Needs the user's confirmation, with a preview
+    of the projects concerned. Stops cleanly and lists what remains if Toggl stops it."""
+    require_approval(approval, f"remove group {group_id} from projects")
+    state = app_state(ctx)
+    ws = await scope.workspace_id(state, workspace_id)
+    wanted = dedupe(project_ids) or []
+    links = await _links_to_remove(state, ws, group_id, wanted)
+    todo = [p for p in wanted if p in links]
+
+    async def unlink(project_id: int) -> str | None:
+        await state.toggl.request("DELETE", links_path(ws, links[project_id].id))
+        return None
+
+    result = await _Run(ctx, todo, [p for p in wanted if p not in links]).each("unlinking project", unlink)
+    state.snapshots.drop("bulk-links", ws)
+    return result
+
+
+def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
+    return [g for g in groups if user_id in g.user_ids]
+
+
+async def _offboard_preview(
+    ctx: Context, organization_id: int | None, user_id: int, confirm: bool
+) -> Confirmation | Elicit[Confirmation]:
+    state = app_state(ctx)
+
+    async def preview() -> Preview | None:
+        org = await scope.organization_id(state, organization_id)
+        holding = _groups_of(await org_groups(state, org), user_id)
+        if not holding:
+            return None
+        return Preview(
+            f"Remove user {user_id} from {len(holding)} group(s) in organization {org}; they lose the "
+            "project access these groups give:",
+            [f"{g.name} (group {g.group_id})" for g in holding],
+        )
+
+    return await gate(ctx, confirm, preview)
+
+
+@tool(
+    "remove_user_from_groups",
+    title="Remove a user from every group",
+    safety=Safety.DESTRUCTIVE,
+    idempotent=True,
+)
+async def remove_user_from_groups(
+    ctx: Context,
+    user_id: Annotated[int, Field(ge=1, description="Toggl user id (see list_organization_users)")],
+    approval: Annotated[Approval, Resolve(_offboard_preview)],
+    organization_id: OrganizationId = None,
+    confirm: bool = ConfirmArg,
+) -> BulkResult:
+    """Offboarding: remove a user from every group of the organization that holds them.
+
+    One request lists the groups, then one request per group holding the user. Needs the user's
+    confirmation, with a preview of the groups. The result's ids are group ids."""
+    require_approval(approval, f"remove user {user_id} from groups")
+    state = app_state(ctx)
+    org = await scope.organization_id(state, organization_id)
+    holding = _groups_of(await org_groups(state, org), user_id)
+    if not holding:
+        return BulkResult(done=[], skipped=[], failed=[], remaining=[], complete=True)
+
+    async def leave(group_id: int) -> str | None:
+        data = await state.toggl.request(
+            "PATCH", groups_path(org, group_id), json=[{"op": "remove", "path": "/users", "value": [user_id]}]
+        )
+        failures = data.get("failure") if isinstance(data, dict) else None
+        if failures:
+            return f"Toggl refused: {failures[0].get('message', 'no reason given')}"
+        return None
+
+    try:
+        return await _Run(ctx, [g.group_id for g in holding], []).each("leaving group", leave)
+    finally:
+        changed(state, org)
