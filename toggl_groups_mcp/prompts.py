@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -19,6 +21,20 @@ def prompts_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("prompt templates not found (expected prompts/*.md)")
+
+
+class FilePrompt(Prompt):
+    """A missing argument is the caller's mistake (invalid params), not an internal error."""
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        missing = sorted(
+            a.name for a in self.arguments or [] if a.required and not (arguments or {}).get(a.name)
+        )
+        if missing:
+            raise MCPError(
+                code=INVALID_PARAMS, message=f"Missing required prompt argument(s): {', '.join(missing)}"
+            )
+        return await super().render(arguments, context)
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,7 @@ class PromptFile:
         def render(**values: Any) -> str:
             return self.render(**values)
 
-        return Prompt(
+        return FilePrompt(
             name=self.name,
             title=self.title,
             description=self.description,

@@ -1,0 +1,94 @@
+"""Streamable HTTP at /mcp: bearer token, DNS-rebinding protection, and a real client session."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx
+import httpx2
+import pytest
+import respx
+import uvicorn
+from conftest import make_settings
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from pydantic import SecretStr
+
+from toggl_groups_mcp.config import ConfigError, Settings
+from toggl_groups_mcp.http import http_app
+from toggl_groups_mcp.server import build_server
+
+pytestmark = pytest.mark.anyio
+TOKEN = "http-bearer-0123456789abcdef"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@asynccontextmanager
+async def serving(settings: Settings, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = http_app(build_server(settings), settings, host)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: server.serve(sockets=[sock]))
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            server.should_exit = True
+    sock.close()
+
+
+async def test_requests_without_the_bearer_token_get_401() -> None:
+    async with serving(make_settings(http_token=SecretStr(TOKEN))) as url, httpx.AsyncClient() as http:
+        missing = await http.post(url, json=INIT, headers=MCP_HEADERS)
+        wrong = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": "Bearer nope"})
+        right = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"})
+    assert missing.status_code == 401 and wrong.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert right.status_code == 200
+
+
+async def test_a_foreign_host_header_is_refused_by_dns_rebinding_protection() -> None:
+    async with serving(make_settings()) as url, httpx.AsyncClient() as http:
+        foreign = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example:80"})
+        local = await http.post(url, json=INIT, headers=MCP_HEADERS)
+    assert foreign.status_code == 421
+    assert local.status_code == 200
+
+
+def test_binding_beyond_loopback_without_a_token_is_refused() -> None:
+    settings = make_settings()
+    with pytest.raises(ConfigError, match="TOGGL_MCP_HTTP_TOKEN"):
+        http_app(build_server(settings), settings, "0.0.0.0")
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_client_with_the_token_calls_tools_over_http(mode: str) -> None:
+    settings = make_settings(http_token=SecretStr(TOKEN))
+    with respx.mock(base_url=settings.api_url, assert_all_called=False) as toggl:
+        toggl.route(host="127.0.0.1").pass_through()
+        toggl.get("/me/organizations").respond(json=[{"id": 1, "name": "Acme", "admin": True}])
+        async with serving(settings) as url:
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+            async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+                tools = await client.list_tools()
+                result = await client.call_tool("list_organizations", {})
+    assert len(tools.tools) >= 9
+    assert result.structured_content == {"organizations": [{"id": 1, "name": "Acme", "admin": True}]}
