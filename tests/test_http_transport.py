@@ -46,7 +46,7 @@ async def serving(settings: Settings, host: str = "127.0.0.1") -> AsyncIterator[
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))
         with anyio.fail_after(10):
-            while not server.started:
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
                 await anyio.sleep(0.02)
         try:
             yield f"http://127.0.0.1:{port}/mcp"
