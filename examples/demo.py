@@ -1,0 +1,144 @@
+"""`make demo`: a narrated MCP session against the embedded Toggl sandbox.
+
+Starts `toggl-groups-mcp --sandbox` as a real stdio subprocess through the MCP client SDK, finds
+the organization, workspace, people and a project, creates a group with members, gives it access
+to the project, shows who can reach the project, tries to delete the group without confirmation
+(refused, with a preview), then deletes it with confirmation. No Toggl account is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+
+
+def say(step: str) -> None:
+    print(f"\n{BOLD}▸ {step}{RESET}")
+
+
+def show(text: str) -> None:
+    print(textwrap.indent(text, "    "))
+
+
+class Session:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.calls = 0
+
+    async def call(
+        self, tool: str, arguments: dict[str, Any], *, expect_error: bool = False
+    ) -> dict[str, Any]:
+        self.calls += 1
+        shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+        print(f"{DIM}    → {tool}({shown}){RESET}")
+        result = await self.client.call_tool(tool, arguments)
+        if result.is_error != expect_error:
+            text = " ".join(getattr(block, "text", "") for block in result.content)
+            raise SystemExit(
+                f"demo: {tool} {'failed' if result.is_error else 'unexpectedly succeeded'}: {text}"
+            )
+        if result.is_error:
+            return {"error": " ".join(getattr(block, "text", "") for block in result.content)}
+        return result.structured_content or {}
+
+
+async def demo() -> None:
+    started = time.monotonic()
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1"}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "toggl_groups_mcp", "--sandbox"], env=env
+    )
+    say(
+        "Starting toggl-groups-mcp --sandbox over stdio (an embedded Toggl with demo data; no account needed)"
+    )
+    async with Client(params, mode="legacy") as client:
+        tools = await client.list_tools()
+        show(f"{len(tools.tools)} tools: " + ", ".join(t.name for t in tools.tools))
+        s = Session(client)
+
+        say("Which organization and workspace?")
+        org = (await s.call("list_organizations", {}))["organizations"][0]
+        show(f"organization {org['id']}: {org['name']}")
+        workspace = (await s.call("list_workspaces", {"organization_id": org["id"]}))["workspaces"][0]
+        show(f"workspace {workspace['id']}: {workspace['name']}")
+
+        say("Who is in the organization, and which projects are there?")
+        users = (await s.call("list_organization_users", {"organization_id": org["id"]}))["users"]
+        for user in users:
+            show(f"user {user['user_id']}: {user['name']} <{user['email']}>")
+        projects = (await s.call("list_projects", {"workspace_id": workspace["id"]}))["projects"]
+        for project in projects:
+            show(f"project {project['id']}: {project['name']}")
+        members, project = users[:2], projects[0]
+
+        say(f"Create the group 'Demo Launch Team' with {members[0]['name']} and {members[1]['name']}")
+        group = (
+            await s.call(
+                "create_group",
+                {
+                    "organization_id": org["id"],
+                    "name": "Demo Launch Team",
+                    "user_ids": [m["user_id"] for m in members],
+                    "workspace_ids": [workspace["id"]],
+                },
+            )
+        )["group"]
+        show(
+            f"group {group['group_id']}: {group['name']}, members: "
+            + ", ".join(m["name"] for m in group["members"])
+        )
+
+        say(f"Give it access to the project {project['name']!r}")
+        await s.call(
+            "add_project_group",
+            {"workspace_id": workspace["id"], "project_id": project["id"], "group_id": group["group_id"]},
+        )
+        show("done")
+
+        say(f"Who can access {project['name']!r} through groups?")
+        links = (
+            await s.call(
+                "list_project_groups", {"workspace_id": workspace["id"], "project_ids": [project["id"]]}
+            )
+        )["links"]
+        groups = {
+            g["group_id"]: g for g in (await s.call("list_groups", {"organization_id": org["id"]}))["groups"]
+        }
+        for link in links:
+            g = groups.get(link["group_id"], {"name": "?", "members": []})
+            names = ", ".join(m["name"] or str(m["user_id"]) for m in g["members"]) or "nobody"
+            show(f"{g['name']} (group {link['group_id']}, link {link['project_group_id']}): {names}")
+
+        say("Delete the group WITHOUT confirmation (this client cannot ask the human)")
+        refused = await s.call(
+            "delete_group", {"organization_id": org["id"], "group_id": group["group_id"]}, expect_error=True
+        )
+        show(refused["error"])
+
+        say("The user agrees: delete it with confirm: true")
+        deleted = await s.call(
+            "delete_group", {"organization_id": org["id"], "group_id": group["group_id"], "confirm": True}
+        )
+        show(f"deleted group {deleted['group_id']} ({deleted['name'] or 'name unknown'})")
+
+        quota = await s.call("get_quota", {"organization_id": org["id"]})
+        say(
+            f"Done: {s.calls} tool calls in {time.monotonic() - started:.1f} s; "
+            f"sandbox quota left this hour: {quota['remaining']}"
+        )
+
+
+def main() -> None:
+    anyio.run(demo)
+
+
+if __name__ == "__main__":
+    main()

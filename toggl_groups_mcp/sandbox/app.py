@@ -1,0 +1,509 @@
+"""The HTTP face of the sandbox: Toggl's routes under /api/v9, the fault pipeline in front of
+them, and the control API under /__sandbox (no Toggl auth, never logged or counted).
+
+The pipeline is a plain ASGI callable rather than Starlette middleware because dropping a
+connection needs the server's own ``send``, which Starlette's middleware would wrap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from .faults import API_PREFIX, BudgetKey
+from .store import INVALID_JSON, ApiError
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
+
+CONTROL_PREFIX = "/__sandbox"
+BAD_CREDENTIALS = "Incorrect username and/or password"
+RATE_LIMITED = "Too Many Requests: slow down to about 1 request per second"
+QUOTA_EXHAUSTED = "You have hit your hourly limit for API calls. Your quota will reset in {seconds} seconds."
+PLAN_LACKS_FEATURE = "This feature is not available on your organization's plan"
+PROJECTS_DEFAULT_PER_PAGE = 151
+ORG_USERS_DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+
+_ORG_PATH = re.compile(r"^/organizations/(\d+)(?:/|$)")
+_WORKSPACE_PATH = re.compile(r"^/workspaces/(\d+)(?:/|$)")
+_GROUP_FEATURE_PATH = re.compile(
+    r"^/organizations/\d+/(?:groups|workspaces/\d+/groups)(?:/|$)|^/workspaces/\d+/project_groups(?:/|$)"
+)
+
+
+class ConnectionDropped(Exception):
+    """Raised when a drop is asked for but the server gives no transport to close
+    (e.g. ``httpx.ASGITransport``); the in-process client then sees this exception."""
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    quota_headers: bool = True
+
+
+def json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def error_reply(status: int, message: str, *, quota_headers: bool = True) -> Reply:
+    """Toggl's usual error form: a JSON-encoded string."""
+    return Reply(status, json_bytes(message), quota_headers=quota_headers)
+
+
+def _default_message(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _decode_json(body: bytes) -> Any:
+    """The request's JSON, or ApiError 'Invalid JSON input' (an empty body included)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, INVALID_JSON) from None
+
+
+def _query_int(request: Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"Invalid number '{raw}' for parameter {name}") from None
+
+
+def _paging(request: Request, default_per_page: int) -> tuple[int, int]:
+    page = _query_int(request, "page", 1)
+    per_page = _query_int(request, "per_page", default_per_page)
+    assert page is not None and per_page is not None
+    if page < 1:
+        raise ApiError(400, "page must be a positive number")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ApiError(400, f"per_page must be between 1 and {MAX_PER_PAGE}")
+    return page, per_page
+
+
+# ---- Toggl endpoints ---------------------------------------------------------------------------
+
+Handler = Callable[["Sandbox", Request], Any]
+
+
+def _toggl_routes(sandbox: Sandbox) -> list[Route]:
+    def route(path: str, handler: Handler, methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            try:
+                payload = handler(sandbox, request)
+            except ApiError as exc:
+                return JSONResponse(exc.message, status_code=exc.status)
+            return JSONResponse(payload)
+
+        return Route(API_PREFIX + path, endpoint, methods=methods)
+
+    return [
+        route("/me", _me, ["GET"]),
+        route("/me/organizations", _my_organizations, ["GET"]),
+        route("/me/workspaces", _my_workspaces, ["GET"]),
+        route("/me/quota", _my_quota, ["GET"]),
+        route("/workspaces/{workspace_id:int}/projects", _projects, ["GET"]),
+        route("/organizations/{organization_id:int}/users", _org_users, ["GET"]),
+        route("/organizations/{organization_id:int}/groups", _list_groups, ["GET"]),
+        route("/organizations/{organization_id:int}/groups", _create_group, ["POST"]),
+        route("/organizations/{organization_id:int}/groups/{group_id:int}", _edit_group, ["PUT"]),
+        route("/organizations/{organization_id:int}/groups/{group_id:int}", _patch_group, ["PATCH"]),
+        route("/organizations/{organization_id:int}/groups/{group_id:int}", _delete_group, ["DELETE"]),
+        route(
+            "/organizations/{organization_id:int}/workspaces/{workspace_id:int}/groups",
+            _workspace_groups,
+            ["GET"],
+        ),
+        route("/workspaces/{workspace_id:int}/project_groups", _list_project_groups, ["GET"]),
+        route("/workspaces/{workspace_id:int}/project_groups", _add_project_group, ["POST"]),
+        route(
+            "/workspaces/{workspace_id:int}/project_groups/{project_group_id:int}",
+            _delete_project_group,
+            ["DELETE"],
+        ),
+    ]
+
+
+def _body(request: Request) -> bytes:
+    body: bytes = request.scope.get("sandbox.body", b"")
+    return body
+
+
+def _me(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.store.me()
+
+
+def _my_organizations(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.store.my_organizations()
+
+
+def _my_workspaces(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.store.my_workspaces()
+
+
+def _my_quota(sandbox: Sandbox, request: Request) -> Any:
+    rows = []
+    for org_id in sandbox.store.my_organization_ids():
+        remaining, resets_in, total = sandbox.faults.quota_status(org_id)
+        rows.append(
+            {"organization_id": org_id, "remaining": remaining, "resets_in_secs": resets_in, "total": total}
+        )
+    return rows
+
+
+def _projects(sandbox: Sandbox, request: Request) -> Any:
+    active_raw = (request.query_params.get("active") or "true").strip().lower()
+    active_values: dict[str, bool | None] = {"true": True, "false": False, "both": None}
+    if active_raw not in active_values:
+        raise ApiError(400, "active must be true, false or both")
+    page, per_page = _paging(request, PROJECTS_DEFAULT_PER_PAGE)
+    return sandbox.store.list_projects(
+        request.path_params["workspace_id"],
+        text=[request.query_params.get("name") or "", request.query_params.get("search") or ""],
+        active=active_values[active_raw],
+        page=page,
+        per_page=per_page,
+    )
+
+
+def _org_users(sandbox: Sandbox, request: Request) -> Any:
+    page, per_page = _paging(request, ORG_USERS_DEFAULT_PER_PAGE)
+    return sandbox.store.list_org_users(
+        request.path_params["organization_id"],
+        text=request.query_params.get("filter"),
+        page=page,
+        per_page=per_page,
+    )
+
+
+def _list_groups(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.store.list_groups(
+        request.path_params["organization_id"],
+        name=request.query_params.get("name"),
+        workspace_id=_query_int(request, "workspace"),
+    )
+
+
+def _create_group(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.store.create_group(request.path_params["organization_id"], _decode_json(_body(request)))
+
+
+def _edit_group(sandbox: Sandbox, request: Request) -> Any:
+    params = request.path_params
+    return sandbox.store.edit_group(
+        params["organization_id"], params["group_id"], _decode_json(_body(request))
+    )
+
+
+def _patch_group(sandbox: Sandbox, request: Request) -> Any:
+    params = request.path_params
+    return sandbox.store.patch_group(
+        params["organization_id"], params["group_id"], _decode_json(_body(request))
+    )
+
+
+def _delete_group(sandbox: Sandbox, request: Request) -> Any:
+    sandbox.store.delete_group(request.path_params["organization_id"], request.path_params["group_id"])
+    return "OK"
+
+
+def _workspace_groups(sandbox: Sandbox, request: Request) -> Any:
+    params = request.path_params
+    return sandbox.store.workspace_groups(params["organization_id"], params["workspace_id"])
+
+
+def _list_project_groups(sandbox: Sandbox, request: Request) -> Any:
+    raw = (request.query_params.get("project_ids") or "").strip()
+    if not raw:
+        raise ApiError(400, "project_ids is required")
+    project_ids = []
+    for part in raw.split(","):
+        try:
+            project_ids.append(int(part))
+        except ValueError:
+            raise ApiError(400, f"Invalid number '{part}' in project_ids") from None
+    return sandbox.store.list_project_groups(request.path_params["workspace_id"], project_ids)
+
+
+def _add_project_group(sandbox: Sandbox, request: Request) -> Any:
+    sandbox.store.add_project_group(
+        request.path_params["workspace_id"],
+        _decode_json(_body(request)),
+        consistency_delay=sandbox.faults.consistency_delay,
+    )
+    return "OK"
+
+
+def _delete_project_group(sandbox: Sandbox, request: Request) -> Any:
+    params = request.path_params
+    sandbox.store.delete_project_group(params["workspace_id"], params["project_group_id"])
+    return "OK"
+
+
+async def _toggl_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse("Not Found", status_code=404)(scope, receive, send)
+
+
+# ---- control API -------------------------------------------------------------------------------
+
+
+def _control_routes(sandbox: Sandbox) -> list[Route]:
+    async def info(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "api_base": API_PREFIX,
+                "routes": {
+                    "GET /__sandbox/state": "the whole state",
+                    "GET /__sandbox/requests": "requests received under /api/v9 (DELETE clears)",
+                    "POST /__sandbox/reset": "demo data, empty log, knobs from the config",
+                    "GET /__sandbox/faults": "current knobs and pending rules",
+                    "POST /__sandbox/faults": "change knobs, add rules",
+                    "GET /__sandbox/stats": "counts",
+                },
+            }
+        )
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(sandbox.store.snapshot())
+
+    async def requests(request: Request) -> Response:
+        return JSONResponse(sandbox.request_log())
+
+    async def clear_requests(request: Request) -> Response:
+        sandbox.requests.clear()
+        return JSONResponse({"ok": True})
+
+    async def reset(request: Request) -> Response:
+        body = await request.body()
+        options = json.loads(body) if body.strip() else {}
+        keep_faults = bool(options.get("keep_faults")) if isinstance(options, dict) else False
+        sandbox.reset(keep_faults=keep_faults)
+        return JSONResponse({"ok": True})
+
+    async def get_faults(request: Request) -> Response:
+        return JSONResponse(sandbox.faults.describe())
+
+    async def set_faults(request: Request) -> Response:
+        try:
+            sandbox.faults.configure(json.loads(await request.body() or b"{}"))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(sandbox.faults.describe())
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(sandbox.stats())
+
+    return [
+        Route(CONTROL_PREFIX, info, methods=["GET"]),
+        Route(CONTROL_PREFIX + "/", info, methods=["GET"]),
+        Route(CONTROL_PREFIX + "/state", state, methods=["GET"]),
+        Route(CONTROL_PREFIX + "/requests", requests, methods=["GET"]),
+        Route(CONTROL_PREFIX + "/requests", clear_requests, methods=["DELETE"]),
+        Route(CONTROL_PREFIX + "/reset", reset, methods=["POST"]),
+        Route(CONTROL_PREFIX + "/faults", get_faults, methods=["GET"]),
+        Route(CONTROL_PREFIX + "/faults", set_faults, methods=["POST"]),
+        Route(CONTROL_PREFIX + "/stats", stats, methods=["GET"]),
+    ]
+
+
+# ---- the pipeline ------------------------------------------------------------------------------
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send_reply(send: Send, reply: Reply) -> None:
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers]
+    if not any(name == b"content-type" for name, _ in headers):
+        headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(reply.body)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+
+
+async def _drop_connection(send: Send) -> None:
+    """Close the connection without a byte of answer. Under uvicorn ``send`` is bound to the
+    request cycle, whose transport we abort; the cycle then sees the disconnect and stays quiet."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        raise ConnectionDropped("the Toggl sandbox dropped the connection")
+    transport.abort()
+    for _ in range(100):
+        if getattr(cycle, "disconnected", True):
+            return
+        await anyio.lowlevel.checkpoint()
+
+
+class SandboxApp:
+    """The ASGI application of one sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.toggl = Router(routes=_toggl_routes(sandbox), default=_toggl_not_found)
+        self.control = Router(routes=_control_routes(sandbox))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            await self._toggl_request(scope, receive, send)
+        elif path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            await self.control(scope, receive, send)
+        else:
+            await _send_reply(send, error_reply(404, "Not Found"))
+
+    def _budget_key(self, api_path: str) -> BudgetKey:
+        org = _ORG_PATH.match(api_path)
+        if org:
+            return self.sandbox.store.budget_key(org_id=int(org.group(1)))
+        workspace = _WORKSPACE_PATH.match(api_path)
+        if workspace:
+            return self.sandbox.store.budget_key(workspace_id=int(workspace.group(1)))
+        return None
+
+    def _authorized(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", []):
+            if name.lower() != b"authorization":
+                continue
+            scheme, _, encoded = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "basic":
+                return False
+            try:
+                user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            expected = self.sandbox.config.token.encode()
+            return bool(sep) and hmac.compare_digest(user.encode(), expected) and password == "api_token"
+        return False
+
+    async def _toggl_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sandbox, faults = self.sandbox, self.sandbox.faults
+        body = await _read_body(receive)
+        method: str = scope["method"]
+        api_path = scope["path"][len(API_PREFIX) :] or "/"
+        entry = sandbox.log_request(method, scope["path"], scope.get("query_string", b""), body)
+
+        if faults.latency > 0:
+            await anyio.sleep(faults.latency)
+
+        key = self._budget_key(api_path)
+        drop_after = False
+        reply: Reply | None = None
+        if not self._authorized(scope):
+            reply = error_reply(403, BAD_CREDENTIALS)
+        elif (retry_after := faults.take_token()) is not None:
+            entry["fault"] = "rate_limited"
+            reply = error_reply(429, RATE_LIMITED)
+            reply.headers.append(("Retry-After", str(retry_after)))
+        else:
+            rule = faults.take_rule(method, api_path)
+            if rule is not None and rule.kind == "drop":
+                entry["fault"] = "dropped"
+                await _drop_connection(send)
+                return
+            drop_after = rule is not None and rule.kind == "drop_after"
+            if rule is not None and rule.kind == "fail":
+                entry["fault"] = "injected"
+                reply = error_reply(rule.status, rule.message or _default_message(rule.status))
+                if rule.status == 429:
+                    reply.headers.append(("Retry-After", "1"))
+            elif (status := faults.random_failure()) is not None:
+                entry["fault"] = "injected"
+                reply = error_reply(status, _default_message(status))
+            elif faults.quota_exhausted(key):
+                entry["fault"] = "quota"
+                resets_in = faults.quota_status(key)[1]
+                reply = error_reply(402, QUOTA_EXHAUSTED.format(seconds=resets_in))
+            elif faults.plan_402 and _GROUP_FEATURE_PATH.match(api_path):
+                entry["fault"] = "plan_402"
+                reply = error_reply(402, PLAN_LACKS_FEATURE, quota_headers=False)
+            else:
+                faults.record_call(key)
+                reply = await self._dispatch(scope, body)
+
+        if reply.quota_headers:
+            reply.headers.extend(faults.quota_headers(key))
+        if drop_after:
+            entry["fault"] = "dropped_after_apply"
+            await _drop_connection(send)
+            return
+        entry["status"] = reply.status
+        await _send_reply(send, reply)
+
+    async def _dispatch(self, scope: Scope, body: bytes) -> Reply:
+        captured = Reply(500, b"")
+        chunks: list[bytes] = []
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured.status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() != b"content-length":
+                        captured.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.toggl({**scope, "sandbox.body": body}, replay, capture)
+        except Exception:
+            logger.exception("Toggl sandbox handler failed")
+            return error_reply(500, "Internal Server Error")
+        captured.body = b"".join(chunks)
+        return captured
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,33 @@
+"""Settings of one sandbox: where it listens, what it stores, and which faults it injects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TOKEN = "sandbox-token"
+"""The API token the sandbox accepts unless told otherwise (password: the literal ``api_token``)."""
+
+
+@dataclass
+class SandboxConfig:
+    """Everything a sandbox needs; the fault fields are also the starting values of its knobs.
+
+    ``hourly_quota`` and ``user_hourly_quota`` of ``None`` mean "not enforced": answers still carry
+    quota headers, counting down from a nominal 1,000,000 per hour.
+    """
+
+    token: str = DEFAULT_TOKEN
+    host: str = "127.0.0.1"
+    port: int = 0
+    state_path: str | Path | None = None
+    latency: float = 0.0
+    rate_per_sec: float | None = None
+    burst: int = 2
+    hourly_quota: int | None = None
+    user_hourly_quota: int | None = None
+    plan_402: bool = False
+    error_rate: float = 0.0
+    seed: int | None = None
+    consistency_delay: float = 0.0
+    log_level: str = "warning"
