@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
+import anyio
+import anyio.lowlevel
+import httpx
 import pytest
 import respx
 from mcp import Client
+from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitResult
 from pydantic import SecretStr
 
 from toggl_groups_mcp.config import Settings
 from toggl_groups_mcp.server import build_server
+from toggl_groups_mcp.toggl import TogglClient
+from toggl_groups_mcp.toggl import client as toggl_client_module
 
 BASE = "https://toggl.test/api/v9"
 # A recognisable token: tests assert it never shows up anywhere.
@@ -113,3 +121,135 @@ def refuse(action: str = "decline") -> Callable[[str], Awaitable[ElicitResult]]:
         return ElicitResult(action=action)  # type: ignore[arg-type]
 
     return answer
+
+
+# -- time without waiting (appended for the resilience, secrets and fuzz tests) ---------------------
+
+
+class FakeTime:
+    """A clock that moves only when something sleeps: pacing and retries are tested by it, never
+    by waiting. `sleeps` records every wait asked for, in order."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """Every TogglClient built in this test (including the server's) sleeps on a fake clock."""
+    fake = FakeTime()
+    monkeypatch.setattr(toggl_client_module, "default_sleep", fake.sleep)
+    return fake
+
+
+@asynccontextmanager
+async def open_toggl(fake: FakeTime | None = None, **overrides: Any) -> AsyncIterator[TogglClient]:
+    """A TogglClient on make_settings(**overrides), on `fake` time when given, closed afterwards."""
+    kwargs: dict[str, Any] = {"sleep": fake.sleep, "clock": fake.clock} if fake is not None else {}
+    toggl_client = TogglClient(make_settings(**overrides), **kwargs)
+    try:
+        yield toggl_client
+    finally:
+        await toggl_client.aclose()
+
+
+def result_text(result: CallToolResult) -> str:
+    """Everything a result shows the model: its text blocks and its structured content."""
+    texts = [getattr(block, "text", "") for block in result.content]
+    return "\n".join([*texts, json.dumps(result.structured_content, default=str)])
+
+
+# -- what the server sent (appended for the groups, project-groups and metadata tests) -------------
+
+
+class Sent(NamedTuple):
+    """One request as Toggl saw it: method, path under BASE, query and JSON body."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    json: Any
+
+
+def sent(router: respx.MockRouter) -> list[Sent]:
+    """Every request the server made, in order."""
+    prefix = httpx.URL(BASE).path
+    requests = [call.request for call in router.calls]
+    return [
+        Sent(
+            request.method,
+            request.url.path.removeprefix(prefix),
+            dict(request.url.params),
+            json.loads(request.content) if request.content else None,
+        )
+        for request in requests
+    ]
+
+
+def recording(
+    answer: Callable[[str], Awaitable[ElicitResult]],
+) -> tuple[Callable[[str], Awaitable[ElicitResult]], list[str]]:
+    """Wrap an elicitation answer so the test can read what the human was asked."""
+    asked: list[str] = []
+
+    async def record(message: str) -> ElicitResult:
+        asked.append(message)
+        return await answer(message)
+
+    return record, asked
+
+
+class _SharedTransport(httpx.AsyncBaseTransport):
+    """One real transport (respx intercepts it) kept open for the run: a new httpx client would
+    otherwise load the CA bundle again, which costs more than the rest of a test."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass  # shared by every connection; the process exit closes it
+
+
+@functools.cache
+def shared_server(settings: Settings) -> MCPServer[Any]:
+    """One server per distinct settings for the whole run: building one costs about 0.1 s, and the
+    in-memory Client runs the lifespan (Toggl client, caches) afresh for every connection anyway."""
+    return build_server(settings, transport=_SharedTransport())
+
+
+@pytest.fixture
+def quick_connect(settings: Settings, mode: str) -> Connect:
+    """Like `connect`, on a shared server for these settings (a fresh lifespan per connection)."""
+
+    @asynccontextmanager
+    async def open_client(answer: ElicitAnswer = None, **overrides: Any) -> AsyncIterator[Client]:
+        server = shared_server(settings.with_(**overrides) if overrides else settings)
+        callback = None
+        if answer is not None:
+
+            async def callback(context: Any, params: Any) -> ElicitResult:
+                return await answer(params.message)
+
+        async with Client(server, mode=client_mode(mode), elicitation_callback=callback) as client:  # type: ignore[arg-type]
+            yield client
+
+    return open_client
+
+
+@pytest.fixture
+def unexpected(toggl: respx.MockRouter) -> respx.Route:
+    """A catch-all route for tests that expect no request at all: an unrouted request would only
+    break the tool call, this one is counted in `toggl.calls`. Add no other route in such a test."""
+    return toggl.route().respond(599, json="unexpected request")

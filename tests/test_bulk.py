@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from conftest import Connect, accept, error_text
+from tests.conftest import Connect, accept, error_text
 from mcp.types import ElicitResult
 
 pytestmark = pytest.mark.anyio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import respx
-from conftest import Connect, error_text
+from tests.conftest import Connect, error_text
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 import respx
 import uvicorn
-from conftest import make_settings
+from tests.conftest import make_settings
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
-from conftest import error_text, make_settings
+from tests.conftest import error_text, make_settings
 from mcp import Client
 from pydantic import SecretStr
 

@@ -25,6 +25,8 @@ from mcp.server.mcpserver import (
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from .registry import toggl_boundary
+
 ConfirmArg = Field(
     default=False,
     description=(
@@ -63,7 +65,9 @@ async def gate(
 ) -> Confirmation | Elicit[Confirmation]:
     if confirm:
         return Confirmation(confirm=True)
-    what = await preview()
+    # Resolvers run outside the tool's own boundary: a failed preview request still needs its message.
+    with toggl_boundary("confirmation preview"):
+        what = await preview()
     if what is None:
         return Confirmation(confirm=True)
     if client_can_elicit(ctx):

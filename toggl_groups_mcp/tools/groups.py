@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from ..state import AppState, app_state
 from ..toggl.errors import TogglError
@@ -103,7 +103,9 @@ async def list_groups(
     ctx: Context,
     organization_id: OrganizationId = None,
     name: Annotated[
-        str | None, Field(min_length=1, max_length=200, description="Only groups whose name contains this")
+        str | None,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        Field(description="Only groups whose name contains this"),
     ] = None,
     workspace_id: Annotated[
         int | None, Field(ge=1, description="Only groups assigned to this workspace")
@@ -203,6 +205,7 @@ async def _update_preview(
     ctx: Context,
     organization_id: int | None,
     group_id: int,
+    name: str | None,
     user_ids: list[int] | None,
     workspace_ids: list[int] | None,
     confirm: bool,
@@ -212,6 +215,8 @@ async def _update_preview(
     async def preview() -> Preview | None:
         if user_ids is None and workspace_ids is None:
             return None  # a rename drops nothing
+        if name is not None and not name.strip():
+            return None  # the tool body refuses a blank name: spend no request on a preview
         org = await scope.organization_id(state, organization_id)
         current = await find_group(state, org, group_id)
         dropped_users = [u for u in current.user_ids if user_ids is not None and u not in user_ids]
@@ -275,7 +280,12 @@ async def update_group(
     if isinstance(data, dict) and "group_id" in data:
         after = TogglGroup.model_validate(data)
     else:
-        after = TogglGroup(group_id=group_id, name=new_name, workspaces=new_ws)
+        # No group in the answer: report what was sent, members included (not an empty group).
+        names = {u.user_id: u.name for u in before.users} if before else {}
+        users = [{"user_id": u, "name": names.get(u)} for u in new_users]
+        after = TogglGroup.model_validate(
+            {"group_id": group_id, "name": new_name, "users": users, "workspaces": new_ws}
+        )
     old_users = before.user_ids if before else []
     old_ws = before.workspaces if before else []
     return UpdatedGroup(
@@ -405,6 +415,16 @@ async def patch_group(
                 f"not applied: {pending}."
             ) from None
         result = data if isinstance(data, dict) else {}
+        if "success" not in result and "failure" not in result:
+            # A 200 that does not say what happened must not read as a complete success.
+            failed += [
+                PatchFailure(
+                    patch=PatchOp.model_validate(op),
+                    message="Toggl's answer did not say whether this applied; check with list_groups",
+                )
+                for op in batch
+            ]
+            continue
         succeeded += [PatchOp.model_validate(op) for op in result.get("success") or []]
         for failure in result.get("failure") or []:
             patch = failure.get("patch") or {}

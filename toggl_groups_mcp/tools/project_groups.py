@@ -136,8 +136,11 @@ async def _remove_preview(
                 "lose the access to the project that this link gave them."
             )
         assert project_id is not None and group_id is not None
-        link = await _find_link(state, ws, project_id, group_id)
-        state.snapshots.put(("link", ws, project_id, group_id), link)
+        # On 2026-07-28 the resolver runs again once the user has answered: reuse the lookup.
+        link = state.snapshots.get(("link", ws, project_id, group_id))
+        if link is None:
+            link = await _find_link(state, ws, project_id, group_id)
+            state.snapshots.put(("link", ws, project_id, group_id), link)
         return Preview(
             f"Remove group {group_id}'s access to project {project_id} in workspace {ws} "
             f"(link {link.id}): the group's members lose the access it gave them."
