@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from tests.conftest import Connect, accept, error_text
 from mcp.types import ElicitResult
+
+from tests.conftest import Connect, accept, error_text
 
 pytestmark = pytest.mark.anyio
 

@@ -12,11 +12,11 @@ import httpx2
 import pytest
 import respx
 import uvicorn
-from tests.conftest import make_settings
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
+from tests.conftest import make_settings
 from toggl_groups_mcp.config import ConfigError, Settings
 from toggl_groups_mcp.http import http_app
 from toggl_groups_mcp.server import build_server

@@ -16,10 +16,10 @@ from typing import Any
 import anyio
 import pytest
 import respx
-from tests.conftest import Connect, client_mode, error_text, make_settings
 from mcp import Client
 from mcp.types import Tool
 
+from tests.conftest import Connect, client_mode, error_text, make_settings
 from toggl_groups_mcp.server import build_server
 from toggl_groups_mcp.tools.registry import Safety, ToolSpec, all_tools
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import respx
-from tests.conftest import Connect, FakeTime, Sent, accept, error_text, recording, refuse, sent
 from mcp import Client
 from mcp.types import CallToolResult
+
+from tests.conftest import Connect, FakeTime, Sent, accept, error_text, recording, refuse, sent
 
 pytestmark = pytest.mark.anyio
 

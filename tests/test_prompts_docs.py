@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import Connect
 
+from tests.conftest import Connect
 from toggl_groups_mcp.docs import render_readme
 from toggl_groups_mcp.prompts import load_prompts
 

@@ -8,10 +8,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
-from tests.conftest import error_text, make_settings
 from mcp import Client
 from pydantic import SecretStr
 
+from tests.conftest import error_text, make_settings
 from toggl_groups_mcp.sandbox import Sandbox, SandboxConfig, running_sandbox
 from toggl_groups_mcp.sandbox import demo as ids
 from toggl_groups_mcp.server import build_server

@@ -6,11 +6,15 @@ package touches httpx or reads a status code.
 
 from __future__ import annotations
 
+import base64
 import logging
+import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
@@ -18,49 +22,88 @@ import httpx
 
 from .. import __version__
 from ..config import Settings
-from .errors import TogglError, parse_toggl_message
+from .errors import Kind, TogglError, parse_toggl_message
 
 log = logging.getLogger("toggl_groups_mcp.http")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 MAX_IDEMPOTENT_RETRIES = 2
 MAX_CONSISTENCY_RETRIES = 3
-SECRET_KEYS = frozenset({"api_token"})
+# The retry budget bounds the time spent on 429s; this bounds their number, so that a storm of
+# `Retry-After: 0` (or a zero backoff base) cannot spin.
+MAX_RATE_LIMIT_RETRIES = 10
+# Failures that happen before a byte of the request left: safe to repeat, even a POST.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+SECRET_KEYS = frozenset({"api_token", "apitoken"})
+REDACTED = "[redacted]"
 
 
-def redact(value: Any) -> Any:
-    """Drop `api_token` (Toggl puts the caller's token in /me and workspace objects), recursively."""
+async def default_sleep(seconds: float) -> None:
+    """The client's sleep unless one is injected; looked up at call time so tests can patch it."""
+    await anyio.sleep(seconds)
+
+
+def _is_secret_key(key: Any) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "_") in SECRET_KEYS
+
+
+def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """Drop `api_token` (Toggl puts the caller's token in /me and workspace objects), recursively,
+    and blank out any of `secrets` that a string value carries anyway."""
+    secrets = tuple(s for s in secrets if s)
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items() if k not in SECRET_KEYS}
+        return {k: redact(v, secrets) for k, v in value.items() if not _is_secret_key(k)}
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        return scrub(value, secrets)
     return value
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 class Pacer:
     """A token bucket: a burst of `burst` requests, then `rate` requests a second, sustained."""
 
-    def __init__(self, rate: float | None, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
+    def __init__(
+        self,
+        rate: float | None,
+        burst: int,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.rate = rate if rate is not None and rate > 0 else None
         self.capacity = float(max(1, burst))
         self.tokens = self.capacity
         self.clock = clock
+        self.sleep = sleep
         self.updated = clock()
         self.lock = anyio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Take one token, waiting for it if the bucket is empty; returns the time waited."""
         if not self.rate:
-            return
+            return 0.0
         async with self.lock:
             now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
             self.updated = now
+            wait = 0.0
             if self.tokens < 1:
                 wait = (1 - self.tokens) / self.rate
-                await anyio.sleep(wait)
+                await (self.sleep or default_sleep)(wait)
                 self.tokens = 1.0
                 self.updated = self.clock()
             self.tokens -= 1
+            return wait
 
     def drain(self) -> None:
         """After a 429: the server's bucket is fuller than ours thought."""
@@ -72,7 +115,7 @@ class Pacer:
 class QuotaSnapshot:
     remaining: int
     resets_in: float
-    seen_at: float  # monotonic
+    seen_at: float  # on the client's (monotonic) clock
     organization_id: int | None
 
     def current(self, now: float) -> tuple[int, float]:
@@ -86,12 +129,57 @@ def _org_of(path: str) -> int | None:
     return None
 
 
+def _non_negative(raw: str | None, parse: Callable[[str], float]) -> float | None:
+    """A header value as a finite number >= 0, or None when absent or malformed."""
+    if raw is None:
+        return None
+    try:
+        value = parse(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _retry_after(raw: str | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds: a number of seconds or an HTTP date (RFC 9110)."""
+    if raw is None:
+        return None
+    seconds = _non_negative(raw, float)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    base = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - base)
+
+
 class TogglClient:
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    """One httpx.AsyncClient for the process.
+
+    `sleep` and `clock` are injectable so pacing and retries can be tested by a fake clock; by
+    default they are `anyio.sleep` and `time.monotonic`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        sleep: Sleep | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.settings = settings
+        token = settings.api_token.get_secret_value()
+        basic = base64.b64encode(f"{token}:api_token".encode()).decode()
+        # What must never leave this process, whatever Toggl echoes back.
+        self._secrets = tuple(s for s in (token, basic) if s)
         self._http = httpx.AsyncClient(
             base_url=settings.api_url.rstrip("/") + "/",
-            auth=httpx.BasicAuth(settings.api_token.get_secret_value(), "api_token"),
+            auth=httpx.BasicAuth(token, "api_token"),
             headers={
                 "Content-Type": "application/json",
                 "Accept": "application/json",
@@ -100,45 +188,60 @@ class TogglClient:
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             transport=transport,
         )
-        self.pacer = Pacer(settings.rate_per_sec, settings.burst)
+        self._sleep = sleep
+        self.clock = clock
+        self.pacer = Pacer(settings.rate_per_sec, settings.burst, clock=clock, sleep=self.sleep)
         self.quota: dict[int | None, QuotaSnapshot] = {}
         self.requests_sent = 0
-        # group id -> monotonic time of its creation by this process (eventual consistency).
+        # group id -> time of its creation by this process (eventual consistency).
         self._fresh_groups: dict[int, float] = {}
+
+    def __repr__(self) -> str:
+        return f"TogglClient(api_url={self.settings.api_url!r}, api_token='**********')"
+
+    async def sleep(self, seconds: float) -> None:
+        await (self._sleep or default_sleep)(seconds)
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._http.timeout
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     # -- bookkeeping -------------------------------------------------------------------------
     def note_created_group(self, group_id: int) -> None:
-        self._fresh_groups[group_id] = time.monotonic()
+        now = self.clock()
+        window = self.settings.consistency_window
+        self._fresh_groups = {g: t for g, t in self._fresh_groups.items() if now - t < window}
+        self._fresh_groups[group_id] = now
 
     def is_fresh_group(self, group_id: int | None) -> bool:
         if group_id is None or group_id not in self._fresh_groups:
             return False
-        return time.monotonic() - self._fresh_groups[group_id] < self.settings.consistency_window
+        return self.clock() - self._fresh_groups[group_id] < self.settings.consistency_window
 
     def last_quota(self, organization_id: int | None = None) -> QuotaSnapshot | None:
+        """The quota headers seen last: for one organization, or the most recent of any."""
         if organization_id is not None:
             return self.quota.get(organization_id)
         return max(self.quota.values(), key=lambda q: q.seen_at, default=None)
 
     def _record_quota(self, path: str, headers: httpx.Headers) -> tuple[int | None, float | None]:
-        remaining_raw = headers.get("X-Toggl-Quota-Remaining")
-        resets_raw = headers.get("X-Toggl-Quota-Resets-In")
-        try:
-            remaining = int(remaining_raw) if remaining_raw is not None else None
-            resets = float(resets_raw) if resets_raw is not None else None
-        except ValueError:
-            return None, None
-        if remaining is not None and resets is not None:
+        remaining_raw = _non_negative(headers.get("X-Toggl-Quota-Remaining"), float)
+        remaining = int(remaining_raw) if remaining_raw is not None else None
+        resets_in = _non_negative(headers.get("X-Toggl-Quota-Resets-In"), float)
+        if remaining is not None and resets_in is not None:
             org = _org_of(path)
-            self.quota[org] = QuotaSnapshot(remaining, resets, time.monotonic(), org)
-        return remaining, resets
+            self.quota[org] = QuotaSnapshot(remaining, resets_in, self.clock(), org)
+        return remaining, resets_in
 
     def _backoff(self, attempt: int) -> float:
-        base = self.settings.backoff_base * (2**attempt)
+        base = self.settings.backoff_base * (2 ** min(attempt, 16))
         return base / 2 + random.uniform(0, base / 2)
+
+    def _message(self, response: httpx.Response) -> str:
+        return scrub(parse_toggl_message(response.content), self._secrets)
 
     # -- the one request function --------------------------------------------------------------
     async def request(
@@ -154,61 +257,68 @@ class TogglClient:
 
         `group_id` names the group a workspace-scoped call refers to, so that a 400/403/404 about a
         group this process created seconds ago is retried while Toggl catches up.
+
+        Retries: 429 after Retry-After (else a jittered backoff) within `retry_budget` seconds in
+        all; 5xx and lost connections twice for idempotent methods only; a request that never
+        left (connect failure) for any method. POST and PATCH are never repeated once sent.
         """
         method = method.upper()
         idempotent = method in IDEMPOTENT
         waited_429 = 0.0
+        rate_limited = 0
         transient_failures = 0
         consistency_retries = 0
-        attempt = 0
         while True:
-            attempt += 1
             await self.pacer.acquire()
-            started = time.monotonic()
+            started = self.clock()
             try:
                 self.requests_sent += 1
                 response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
             except httpx.TimeoutException as exc:
-                kind = "timeout"
-                failure: Exception = exc
-            except httpx.TransportError as exc:
+                kind: Kind = "timeout"
+                failure: Exception | None = exc
+            except httpx.RequestError as exc:
                 kind = "network"
                 failure = exc
             else:
-                kind = ""
-                failure = None  # type: ignore[assignment]
+                failure = None
             if failure is not None:
                 # A connect failure means the request never left; anything later is ambiguous.
-                never_sent = isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout)
+                never_sent = isinstance(failure, NEVER_SENT)
                 log.warning("%s %s failed (%s): %s", method, path, kind, type(failure).__name__)
                 if (idempotent or never_sent) and transient_failures < MAX_IDEMPOTENT_RETRIES:
                     transient_failures += 1
-                    await anyio.sleep(self._backoff(transient_failures))
+                    await self.sleep(self._backoff(transient_failures))
                     continue
                 raise TogglError(
                     method,
                     path,
                     None,
-                    f"{type(failure).__name__}",
-                    kind=kind,  # type: ignore[arg-type]
-                    effect="none" if (method == "GET" or never_sent) else "unknown",
+                    type(failure).__name__,
+                    kind=kind,
+                    effect="none" if (method in ("GET", "HEAD") or never_sent) else "unknown",
                 ) from None
 
             remaining, resets_in = self._record_quota(path, response.headers)
-            elapsed = time.monotonic() - started
-            log.info("%s %s -> %s in %.0f ms", method, path, response.status_code, elapsed * 1000)
             status = response.status_code
+            log.info("%s %s -> %s in %.0f ms", method, path, status, (self.clock() - started) * 1000)
             if 200 <= status < 300:
                 return self._parse_success(response)
 
-            message = parse_toggl_message(response.content)
+            message = self._message(response)
             if status == 429:
                 self.pacer.drain()
+                rate_limited += 1
                 retry_after = _retry_after(response.headers.get("Retry-After"))
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-                if waited_429 + delay <= self.settings.retry_budget:
+                # Retry-After: 0 would retry at once, forever: treat it like no header.
+                delay = retry_after if retry_after else self._backoff(rate_limited)
+                if (
+                    rate_limited <= MAX_RATE_LIMIT_RETRIES
+                    and waited_429 + delay <= self.settings.retry_budget
+                ):
                     waited_429 += delay
-                    await anyio.sleep(delay)
+                    log.info("%s %s rate limited; retrying in %.2f s", method, path, delay)
+                    await self.sleep(delay)
                     continue
                 raise TogglError(method, path, status, message, kind="rate_limited", retry_after=delay)
             if status == 402:
@@ -226,10 +336,10 @@ class TogglClient:
             if status >= 500:
                 if idempotent and transient_failures < MAX_IDEMPOTENT_RETRIES:
                     transient_failures += 1
-                    await anyio.sleep(self._backoff(transient_failures))
+                    await self.sleep(self._backoff(transient_failures))
                     continue
                 raise TogglError(
-                    method, path, status, message, effect="none" if method == "GET" else "unknown"
+                    method, path, status, message, effect="none" if method in ("GET", "HEAD") else "unknown"
                 )
             if (
                 status in (400, 403, 404)
@@ -238,25 +348,15 @@ class TogglClient:
             ):
                 consistency_retries += 1
                 log.info("group %s is new; waiting for Toggl to catch up", group_id)
-                await anyio.sleep(self.settings.consistency_wait)
+                await self.sleep(self.settings.consistency_wait)
                 continue
             raise TogglError(method, path, status, message)
 
-    @staticmethod
-    def _parse_success(response: httpx.Response) -> Any:
+    def _parse_success(self, response: httpx.Response) -> Any:
         if not response.content:
             return None
         try:
             data = response.json()
         except ValueError:
-            return response.text
-        return redact(data)
-
-
-def _retry_after(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
+            return scrub(response.text, self._secrets)
+        return redact(data, self._secrets)

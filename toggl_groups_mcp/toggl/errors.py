@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,14 +37,29 @@ def parse_toggl_message(body: bytes | str) -> str:
     return text[:500]
 
 
+def whole_seconds(seconds: float | None) -> int | None:
+    """Seconds rounded up (a wait of 0.4 s is "1 s", never "0 s"); None when not a real number."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return max(1, math.ceil(seconds)) if seconds > 0 else 0
+
+
 def reset_time(resets_in: float | None, now: float | None = None) -> str | None:
-    if resets_in is None:
+    """The wall-clock time (UTC) `resets_in` seconds from now, or None when it cannot be told."""
+    seconds = whole_seconds(resets_in)
+    if seconds is None:
         return None
     base = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
-    return (base + timedelta(seconds=resets_in)).strftime("%H:%M:%S UTC")
+    try:
+        when = base + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+    stamp = "%H:%M:%S UTC" if when.date() == base.date() else "%Y-%m-%d %H:%M:%S UTC"
+    return when.strftime(stamp)
 
 
-@dataclass
+# Exceptions must stay hashable (tracebacks and exception groups keep them in sets): eq=False.
+@dataclass(eq=False)
 class TogglError(Exception):
     """A Toggl request that did not succeed, with what the model needs to act on it.
 
@@ -68,23 +84,27 @@ class TogglError(Exception):
         return self.describe()
 
     def describe(self) -> str:
-        status = f"HTTP {self.status}" if self.status is not None else self.kind
         said = f": {self.message}" if self.message else ""
+        if self.status is None and self.kind == "timeout":
+            return f"Toggl did not answer {self.method} {self.path} in time{said}"
+        if self.status is None and self.kind == "network":
+            return f"The connection to Toggl failed during {self.method} {self.path}{said}"
+        status = f"HTTP {self.status}" if self.status is not None else self.kind
         return f"Toggl answered {status} to {self.method} {self.path}{said}"
 
     def hint(self) -> str:
         """What the model (or its user) can do about it."""
         if self.kind == "quota":
-            when = ""
-            if self.quota_resets_in is not None:
-                when = (
-                    f" The quota resets in {int(self.quota_resets_in)} s "
-                    f"(at {reset_time(self.quota_resets_in)})."
-                )
+            seconds = whole_seconds(self.quota_resets_in)
+            at = reset_time(self.quota_resets_in)
+            when = " Do not retry within the hour."
+            if seconds is not None:
+                when = f" The quota resets in {seconds} s" + (f" (at {at})" if at else "") + "."
+                when += " Do not retry before then."
             return (
                 f"The Toggl API quota for this organization is used up "
-                f"(remaining: {self.quota_remaining if self.quota_remaining is not None else 0}).{when} "
-                "Do not retry before then; a paid Toggl plan has a larger hourly quota."
+                f"(remaining: {self.quota_remaining if self.quota_remaining is not None else 0})."
+                f"{when} Nothing was changed; a paid Toggl plan has a larger hourly quota."
             )
         if self.kind == "plan":
             return (
@@ -92,8 +112,8 @@ class TogglError(Exception):
                 "this feature (groups need a paid plan). Retrying will not help."
             )
         if self.kind == "rate_limited":
-            after = int(self.retry_after) if self.retry_after else 60
-            return f"Toggl is rate limiting this token. Retry after {after} s."
+            after = whole_seconds(self.retry_after) or 60
+            return f"Toggl is rate limiting this token; nothing was changed. Retry after {after} s."
         if self.kind in ("network", "timeout"):
             reach = "did not answer in time" if self.kind == "timeout" else "could not be reached"
             if self.effect == "unknown":

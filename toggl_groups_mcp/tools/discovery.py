@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -188,7 +187,7 @@ async def get_quota(ctx: Context, organization_id: OrganizationId = None) -> Quo
     # No look-up just to pick an organization: any recent figure, or Toggl's list, will do.
     org = organization_id or state.settings.organization_id
     seen = state.toggl.last_quota(org)
-    now = time.monotonic()
+    now = state.toggl.clock()
     if seen is not None and now - seen.seen_at < QUOTA_FRESH_SECS:
         remaining, resets_in = seen.current(now)
         return Quota(
@@ -205,10 +204,14 @@ async def get_quota(ctx: Context, organization_id: OrganizationId = None) -> Quo
         raise ToolError(
             f"Toggl reported no quota for organization {org}; check the id with list_organizations."
         )
-    resets = float(row.get("resets_in_secs") or 0)
+    try:
+        resets = max(0.0, float(row.get("resets_in_secs") or 0))
+        remaining = int(row.get("remaining") or 0)
+    except (TypeError, ValueError):
+        raise ToolError(f"Toggl's quota answer was unreadable: {str(row)[:200]}") from None
     return Quota(
         organization_id=row.get("organization_id", org),
-        remaining=int(row.get("remaining") or 0),
+        remaining=remaining,
         resets_in_secs=int(resets),
         resets_at=reset_time(resets),
         total=row.get("total"),

@@ -177,6 +177,11 @@ async def create_group(
         state.toggl.note_created_group(found.group_id)
         return GroupResult(group=Group.from_toggl(found))
     changed(state, org)
+    if not (isinstance(data, dict) and isinstance(data.get("group_id"), int)):
+        raise ToolError(
+            f"Toggl accepted the new group {name!r} but did not answer with it; "
+            "look it up with list_groups before doing anything else with it."
+        )
     group = TogglGroup.model_validate(data)
     state.toggl.note_created_group(group.group_id)
     return GroupResult(group=Group.from_toggl(group))
@@ -425,14 +430,21 @@ async def patch_group(
                 for op in batch
             ]
             continue
-        succeeded += [PatchOp.model_validate(op) for op in result.get("success") or []]
-        for failure in result.get("failure") or []:
-            patch = failure.get("patch") or {}
+        for op in result.get("success") or []:
             try:
-                patch = PatchOp.model_validate(patch)
+                succeeded.append(PatchOp.model_validate(op))
             except ValueError:
-                pass
-            failed.append(PatchFailure(patch=patch, message=str(failure.get("message", ""))))
+                failed.append(
+                    PatchFailure(patch={"answer": str(op)[:200]}, message="unreadable success entry")
+                )
+        for failure in result.get("failure") or []:
+            entry = failure if isinstance(failure, dict) else {"message": str(failure)[:200]}
+            patch = entry.get("patch")
+            try:
+                parsed: PatchOp | dict[str, Any] = PatchOp.model_validate(patch)
+            except ValueError:
+                parsed = patch if isinstance(patch, dict) else {}
+            failed.append(PatchFailure(patch=parsed, message=str(entry.get("message", ""))))
     changed(state, org)
     return PatchResult(group_id=group_id, complete=not failed, succeeded=succeeded, failed=failed)
 
