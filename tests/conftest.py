@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, NamedTuple
@@ -85,7 +86,7 @@ def connect(settings: Settings, mode: str) -> Connect:
 
     @asynccontextmanager
     async def open_client(answer: ElicitAnswer = None, **overrides: Any) -> AsyncIterator[Client]:
-        server = build_server(settings.with_(**overrides) if overrides else settings)
+        server = shared_server(settings.with_(**overrides) if overrides else settings)
         callback = None
         if answer is not None:
 
@@ -230,26 +231,19 @@ def shared_server(settings: Settings) -> MCPServer[Any]:
 
 
 @pytest.fixture
-def quick_connect(settings: Settings, mode: str) -> Connect:
-    """Like `connect`, on a shared server for these settings (a fresh lifespan per connection)."""
-
-    @asynccontextmanager
-    async def open_client(answer: ElicitAnswer = None, **overrides: Any) -> AsyncIterator[Client]:
-        server = shared_server(settings.with_(**overrides) if overrides else settings)
-        callback = None
-        if answer is not None:
-
-            async def callback(context: Any, params: Any) -> ElicitResult:
-                return await answer(params.message)
-
-        async with Client(server, mode=client_mode(mode), elicitation_callback=callback) as client:  # type: ignore[arg-type]
-            yield client
-
-    return open_client
-
-
-@pytest.fixture
 def unexpected(toggl: respx.MockRouter) -> respx.Route:
     """A catch-all route for tests that expect no request at all: an unrouted request would only
     break the tool call, this one is counted in `toggl.calls`. Add no other route in such a test."""
     return toggl.route().respond(599, json="unexpected request")
+
+
+def tool_error(result: CallToolResult) -> str:
+    """The error text, which must carry a message: never the SDK's bare "Error executing tool X"."""
+    text = error_text(result)
+    assert not re.fullmatch(r"Error executing tool \w+", text.strip()), text
+    return text
+
+
+def assert_nothing_sent(toggl: respx.MockRouter) -> None:
+    assert toggl.calls.call_count == 0
+    assert sent(toggl) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +10,17 @@ import httpx
 import pytest
 import respx
 from mcp import Client
-from mcp.types import CallToolResult
 
-from tests.conftest import Connect, Sent, accept, error_text, recording, refuse, sent
+from tests.conftest import (
+    Connect,
+    Sent,
+    accept,
+    assert_nothing_sent,
+    recording,
+    refuse,
+    sent,
+    tool_error,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -56,27 +63,10 @@ def echo_patch(request: httpx.Request) -> httpx.Response:
 
 
 @pytest.fixture
-def connect(quick_connect: Connect) -> Connect:
-    return quick_connect
-
-
-@pytest.fixture
 async def client(connect: Connect) -> AsyncIterator[Client]:
     """A client whose server knows the organization (TOGGL_ORGANIZATION_ID)."""
     async with connect(organization_id=ORG) as c:
         yield c
-
-
-def tool_error(result: CallToolResult) -> str:
-    """The error text, which must carry a message: never the SDK's bare "Error executing tool X"."""
-    text = error_text(result)
-    assert not re.fullmatch(r"Error executing tool \w+", text.strip()), text
-    return text
-
-
-def assert_nothing_sent(toggl: respx.MockRouter) -> None:
-    assert toggl.calls.call_count == 0
-    assert sent(toggl) == []
 
 
 # -- list_groups ----------------------------------------------------------------------------------

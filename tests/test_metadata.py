@@ -203,11 +203,6 @@ def test_read_only_mode_lists_exactly_the_tools_that_read(mode: str) -> None:
     assert {"list_groups", "list_workspace_groups", "list_project_groups"} <= {t["name"] for t in tools}
 
 
-@pytest.fixture
-def connect(quick_connect: Connect) -> Connect:
-    return quick_connect
-
-
 async def test_read_only_mode_refuses_a_write_tool_without_a_request(
     connect: Connect, toggl: respx.MockRouter, unexpected: respx.Route
 ) -> None:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import respx
 from mcp import Client
-from mcp.types import CallToolResult
 
-from tests.conftest import Connect, FakeTime, Sent, accept, error_text, recording, refuse, sent
+from tests.conftest import (
+    Connect,
+    FakeTime,
+    Sent,
+    accept,
+    assert_nothing_sent,
+    recording,
+    refuse,
+    sent,
+    tool_error,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -24,27 +32,10 @@ def link(link_id: int, project_id: int, group_id: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def connect(quick_connect: Connect) -> Connect:
-    return quick_connect
-
-
-@pytest.fixture
 async def client(connect: Connect) -> AsyncIterator[Client]:
     """A client whose server knows the workspace (TOGGL_WORKSPACE_ID)."""
     async with connect(workspace_id=WS) as c:
         yield c
-
-
-def tool_error(result: CallToolResult) -> str:
-    """The error text, which must carry a message: never the SDK's bare "Error executing tool X"."""
-    text = error_text(result)
-    assert not re.fullmatch(r"Error executing tool \w+", text.strip()), text
-    return text
-
-
-def assert_nothing_sent(toggl: respx.MockRouter) -> None:
-    assert toggl.calls.call_count == 0
-    assert sent(toggl) == []
 
 
 # -- list_project_groups --------------------------------------------------------------------------
