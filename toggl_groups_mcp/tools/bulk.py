@@ -21,7 +21,7 @@ from . import scope
 from .args import GroupId, Id, OrganizationId, WorkspaceId, dedupe
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
 from .groups import changed, groups_path, org_groups
-from .project_groups import MAX_PROJECT_IDS, fetch_links, links_path
+from .project_groups import MAX_PROJECT_IDS, fetch_links, links_changed, links_path
 from .registry import Safety, tool
 
 # Failures after which the next request would fail the same way: stop and report what remains.
@@ -112,13 +112,16 @@ async def add_group_to_projects(
         )
         return None
 
-    return await _Run(ctx, todo, [p for p in wanted if p in linked]).each("linking project", link)
+    try:
+        return await _Run(ctx, todo, [p for p in wanted if p in linked]).each("linking project", link)
+    finally:
+        links_changed(state, ws, group_id)
 
 
 async def _links_to_remove(
     state: AppState, ws: int, group_id: int, project_ids: list[int]
 ) -> dict[int, TogglProjectGroup]:
-    key = ("bulk-links", ws, group_id, tuple(project_ids))
+    key = ("links", ws, group_id, "bulk", tuple(project_ids))
     cached = state.snapshots.get(key)
     if cached is not None:
         return cached
@@ -176,7 +179,7 @@ async def remove_group_from_projects(
         return None
 
     result = await _Run(ctx, todo, [p for p in wanted if p not in links]).each("unlinking project", unlink)
-    state.snapshots.drop("bulk-links", ws)
+    links_changed(state, ws, group_id)
     return result
 
 

@@ -489,4 +489,5 @@ async def delete_group(
     known = cached_group(state, org, group_id)
     await state.toggl.request("DELETE", groups_path(org, group_id))
     changed(state, org)
+    state.snapshots.drop("links")  # the group's project links went with it
     return DeletedGroup(group_id=group_id, name=known.name if known else None)

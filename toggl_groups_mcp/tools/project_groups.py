@@ -44,6 +44,12 @@ def links_path(ws: int, link_id: int | None = None) -> str:
     return base if link_id is None else f"{base}/{link_id}"
 
 
+def links_changed(state: AppState, ws: int, group_id: int | None) -> None:
+    """Links looked up for previews go stale when we change a link of that group (of any group,
+    when the group is not known)."""
+    state.snapshots.drop("links", ws, *([group_id] if group_id is not None else []))
+
+
 async def fetch_links(state: AppState, ws: int, project_ids: list[int]) -> list[TogglProjectGroup]:
     data = await state.toggl.request(
         "GET", links_path(ws), params={"project_ids": ",".join(map(str, project_ids))}
@@ -88,6 +94,7 @@ async def add_project_group(
     await state.toggl.request(
         "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
     )
+    links_changed(state, ws, group_id)
     return LinkAdded(workspace_id=ws, project_id=project_id, group_id=group_id)
 
 
@@ -137,10 +144,10 @@ async def _remove_preview(
             )
         assert project_id is not None and group_id is not None
         # On 2026-07-28 the resolver runs again once the user has answered: reuse the lookup.
-        link = state.snapshots.get(("link", ws, project_id, group_id))
+        link = state.snapshots.get(("links", ws, group_id, "one", project_id))
         if link is None:
             link = await _find_link(state, ws, project_id, group_id)
-            state.snapshots.put(("link", ws, project_id, group_id), link)
+            state.snapshots.put(("links", ws, group_id, "one", project_id), link)
         return Preview(
             f"Remove group {group_id}'s access to project {project_id} in workspace {ws} "
             f"(link {link.id}): the group's members lose the access it gave them."
@@ -181,9 +188,9 @@ async def remove_project_group(
     link_id = project_group_id
     if link_id is None:
         assert project_id is not None and group_id is not None
-        known = state.snapshots.get(("link", ws, project_id, group_id))
+        known = state.snapshots.get(("links", ws, group_id, "one", project_id))
         link = known if known is not None else await _find_link(state, ws, project_id, group_id)
         link_id = link.id
     await state.toggl.request("DELETE", links_path(ws, link_id))
-    state.snapshots.drop("link", ws)
+    links_changed(state, ws, group_id)
     return LinkRemoved(workspace_id=ws, project_group_id=link_id, project_id=project_id, group_id=group_id)

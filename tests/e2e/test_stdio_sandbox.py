@@ -1,0 +1,549 @@
+"""The server as hosts run it: `python -m toggl_groups_mcp` as a stdio subprocess, talking real
+HTTP to the embedded Toggl sandbox, in both protocol eras.
+
+One server process per scenario: each test scripts a whole session and then checks what the
+sandbox received (method, path, query, JSON body) and what it now holds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.types import CallToolResult, ElicitResult
+
+from toggl_groups_mcp.sandbox.demo import (
+    FIRST_NEW_GROUP_ID,
+    FIRST_NEW_PROJECT_GROUP_ID,
+    GROUP_DESIGNERS,
+    GROUP_ENGINEERS,
+    GROUP_MANAGERS,
+    ORG_ACME,
+    ORG_GLOBEX,
+    ORG_INITECH,
+    PROJECT_BRAND_REFRESH,
+    PROJECT_WEBSITE_REDESIGN,
+    USER_ALEX,
+    USER_BIANCA,
+    USER_CHEN,
+    USER_DANA,
+    USER_ELIAS,
+    WS_ACME_DESIGN,
+    WS_ACME_ENGINEERING,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+# era -> (Client mode, the protocol version it must negotiate)
+ERAS = {"legacy": ("legacy", "2025-11-25"), "modern": ("auto", "2026-07-28")}
+SESSION_TIMEOUT = 60
+
+ALL_TOOLS = {
+    "list_organizations",
+    "list_workspaces",
+    "list_projects",
+    "list_organization_users",
+    "get_quota",
+    "list_groups",
+    "list_workspace_groups",
+    "create_group",
+    "update_group",
+    "patch_group",
+    "delete_group",
+    "list_project_groups",
+    "add_project_group",
+    "add_group_to_projects",
+    "remove_project_group",
+    "remove_group_from_projects",
+    "remove_user_from_groups",
+}
+READ_TOOLS = {
+    "list_organizations",
+    "list_workspaces",
+    "list_projects",
+    "list_organization_users",
+    "get_quota",
+    "list_groups",
+    "list_workspace_groups",
+    "list_project_groups",
+}
+
+NEW = FIRST_NEW_GROUP_ID
+GROUPS = f"/organizations/{ORG_ACME}/groups"
+LINKS = f"/workspaces/{WS_ACME_DESIGN}/project_groups"
+
+Request = tuple[str, str, dict[str, str], Any]
+Elicitation = Callable[[Any, Any], Any]
+
+
+@asynccontextmanager
+async def stdio_server(
+    env: dict[str, str],
+    *args: str,
+    era: str = "legacy",
+    elicitation_callback: Elicitation | None = None,
+    errlog: TextIO | None = None,
+) -> AsyncIterator[Client]:
+    """`python -m toggl_groups_mcp ARGS` over stdio, connected in `era`; stopped on exit."""
+    mode, version = ERAS[era]
+    params = StdioServerParameters(command=sys.executable, args=["-m", "toggl_groups_mcp", *args], env=env)
+    transport = stdio_client(params, errlog=errlog) if errlog is not None else stdio_client(params)
+    with anyio.fail_after(SESSION_TIMEOUT):
+        async with Client(transport, mode=mode, elicitation_callback=elicitation_callback) as client:
+            assert client.protocol_version == version
+            yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+class Session:
+    """Calls tools and hands back, with each result, the requests the sandbox got meanwhile."""
+
+    def __init__(self, client: Client, control: Any) -> None:
+        self.client = client
+        self.control = control
+        self.seen = len(control.requests())
+
+    def new_requests(self) -> list[Request]:
+        log = self.control.requests()
+        fresh, self.seen = log[self.seen :], len(log)
+        assert all(r.status == 200 for r in fresh), fresh
+        return [(r.method, r.path, r.query, r.json) for r in fresh]
+
+    async def ok(self, tool: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[Request]]:
+        result = await self.client.call_tool(tool, arguments)
+        assert not result.is_error, f"{tool} failed: {text_of(result)}"
+        assert result.structured_content is not None
+        return result.structured_content, self.new_requests()
+
+    async def error(self, tool: str, arguments: dict[str, Any]) -> tuple[str, list[Request]]:
+        result = await self.client.call_tool(tool, arguments)
+        assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
+        return text_of(result), self.new_requests()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_every_tool_over_stdio_against_the_sandbox(
+    era: str, server_env: dict[str, str], control: Any
+) -> None:
+    async with stdio_server(server_env, era=era) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == ALL_TOOLS
+        s = Session(client, control)
+        assert s.new_requests() == []  # starting and listing tools costs no quota
+
+        # -- reads ---------------------------------------------------------------------------
+        quota, sent = await s.ok("get_quota", {"organization_id": ORG_ACME})
+        assert quota["source"] == "toggl" and quota["organization_id"] == ORG_ACME
+        assert quota["remaining"] == quota["total"] == 1_000_000
+        assert sent == [("GET", "/me/quota", {}, None)]
+
+        orgs, sent = await s.ok("list_organizations", {})
+        assert [(o["id"], o["name"], o["admin"]) for o in orgs["organizations"]] == [
+            (ORG_ACME, "Acme Studio", True),
+            (ORG_GLOBEX, "Globex Research", True),
+            (ORG_INITECH, "Initech", False),
+        ]
+        assert sent == [("GET", "/me/organizations", {}, None)]
+
+        workspaces, sent = await s.ok("list_workspaces", {"organization_id": ORG_ACME})
+        assert [(w["id"], w["name"]) for w in workspaces["workspaces"]] == [
+            (WS_ACME_DESIGN, "Acme Design"),
+            (WS_ACME_ENGINEERING, "Acme Engineering"),
+        ]
+        assert sent == [("GET", "/me/workspaces", {}, None)]
+
+        projects, sent = await s.ok("list_projects", {"workspace_id": WS_ACME_DESIGN, "name": "Website"})
+        assert [(p["id"], p["name"]) for p in projects["projects"]] == [
+            (PROJECT_WEBSITE_REDESIGN, "Website Redesign")
+        ]
+        assert projects["more"] is False
+        assert sent == [
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/projects",
+                {"active": "true", "page": "1", "per_page": "50", "search": "Website"},
+                None,
+            )
+        ]
+
+        users, sent = await s.ok("list_organization_users", {"organization_id": ORG_ACME, "filter": "Dana"})
+        assert [(u["user_id"], u["name"]) for u in users["users"]] == [(USER_DANA, "Dana Okafor")]
+        assert sent == [
+            (
+                "GET",
+                f"/organizations/{ORG_ACME}/users",
+                {"page": "1", "per_page": "50", "filter": "Dana"},
+                None,
+            )
+        ]
+
+        groups, sent = await s.ok("list_groups", {"organization_id": ORG_ACME})
+        assert [g["name"] for g in groups["groups"]] == ["Designers", "Engineers", "Managers"]
+        assert groups["count"] == 3
+        assert sent == [("GET", GROUPS, {}, None)]
+
+        filtered, sent = await s.ok(
+            "list_groups", {"organization_id": ORG_ACME, "name": "Design", "workspace_id": WS_ACME_DESIGN}
+        )
+        assert [g["group_id"] for g in filtered["groups"]] == [GROUP_DESIGNERS]
+        assert sent == [("GET", GROUPS, {"name": "Design", "workspace": str(WS_ACME_DESIGN)}, None)]
+
+        in_ws, sent = await s.ok(
+            "list_workspace_groups", {"organization_id": ORG_ACME, "workspace_id": WS_ACME_ENGINEERING}
+        )
+        assert [g["group_id"] for g in in_ws["groups"]] == [GROUP_ENGINEERS, GROUP_MANAGERS]
+        assert sent == [
+            ("GET", f"/organizations/{ORG_ACME}/workspaces/{WS_ACME_ENGINEERING}/groups", {}, None)
+        ]
+
+        # -- writes that lose nothing: no confirmation needed ----------------------------------
+        created, sent = await s.ok(
+            "create_group",
+            {
+                "organization_id": ORG_ACME,
+                "name": "Launch Team",
+                "user_ids": [USER_BIANCA, USER_DANA, USER_BIANCA],
+                "workspace_ids": [WS_ACME_DESIGN],
+            },
+        )
+        assert created["group"]["group_id"] == NEW
+        assert [m["name"] for m in created["group"]["members"]] == ["Bianca Reyes", "Dana Okafor"]
+        assert sent == [
+            (
+                "POST",
+                GROUPS,
+                {},
+                {"name": "Launch Team", "users": [USER_BIANCA, USER_DANA], "workspaces": [WS_ACME_DESIGN]},
+            )
+        ]
+
+        renamed, sent = await s.ok(
+            "update_group", {"organization_id": ORG_ACME, "group_id": NEW, "name": "Launch Crew"}
+        )
+        assert renamed["group"]["name"] == "Launch Crew"
+        assert renamed["removed_user_ids"] == renamed["removed_workspace_ids"] == []
+        assert sent == [
+            ("GET", GROUPS, {}, None),  # a rename keeps members and workspaces: read them first
+            (
+                "PUT",
+                f"{GROUPS}/{NEW}",
+                {},
+                {"name": "Launch Crew", "users": [USER_BIANCA, USER_DANA], "workspaces": [WS_ACME_DESIGN]},
+            ),
+        ]
+
+        patched, sent = await s.ok(
+            "patch_group", {"organization_id": ORG_ACME, "group_id": NEW, "add_user_ids": [USER_CHEN]}
+        )
+        assert patched["complete"] is True and patched["failed"] == []
+        assert sent == [
+            ("PATCH", f"{GROUPS}/{NEW}", {}, [{"op": "add", "path": "/users", "value": [USER_CHEN]}])
+        ]
+
+        added, sent = await s.ok(
+            "add_project_group",
+            {"workspace_id": WS_ACME_DESIGN, "project_id": PROJECT_WEBSITE_REDESIGN, "group_id": NEW},
+        )
+        assert added["added"] is True
+        assert sent == [("POST", LINKS, {}, {"group_id": NEW, "project_id": PROJECT_WEBSITE_REDESIGN})]
+
+        links, sent = await s.ok(
+            "list_project_groups", {"workspace_id": WS_ACME_DESIGN, "project_ids": [PROJECT_WEBSITE_REDESIGN]}
+        )
+        assert {(x["project_group_id"], x["group_id"]) for x in links["links"]} == {
+            (4700102, GROUP_DESIGNERS),
+            (FIRST_NEW_PROJECT_GROUP_ID, NEW),
+        }
+        assert sent == [("GET", LINKS, {"project_ids": str(PROJECT_WEBSITE_REDESIGN)}, None)]
+
+        bulk, sent = await s.ok(
+            "add_group_to_projects",
+            {
+                "workspace_id": WS_ACME_DESIGN,
+                "group_id": NEW,
+                "project_ids": [PROJECT_WEBSITE_REDESIGN, PROJECT_BRAND_REFRESH],
+            },
+        )
+        assert bulk["done"] == [PROJECT_BRAND_REFRESH]
+        assert bulk["skipped"] == [PROJECT_WEBSITE_REDESIGN]
+        assert bulk["complete"] is True
+        assert sent == [
+            ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
+            ("POST", LINKS, {}, {"group_id": NEW, "project_id": PROJECT_BRAND_REFRESH}),
+        ]
+
+        # -- destructive calls without confirm: refused with a preview, nothing mutated -------
+        before = control.state()
+        refusals: list[tuple[str, dict[str, Any], list[str]]] = [
+            (
+                "update_group",
+                {"organization_id": ORG_ACME, "group_id": NEW, "user_ids": [USER_DANA]},
+                ["'Launch Crew'", "members removed: Bianca Reyes (6120532), Chen Wei (6120617)"],
+            ),
+            (
+                "patch_group",
+                {"organization_id": ORG_ACME, "group_id": NEW, "remove_user_ids": [USER_CHEN]},
+                ["members removed: Chen Wei (6120617)"],
+            ),
+            (
+                "delete_group",
+                {"organization_id": ORG_ACME, "group_id": NEW},
+                ["Delete group 'Launch Crew'", "3 member(s)", "Dana Okafor (6120788)"],
+            ),
+            (
+                "remove_project_group",
+                {
+                    "workspace_id": WS_ACME_DESIGN,
+                    "project_id": PROJECT_BRAND_REFRESH,
+                    "group_id": GROUP_DESIGNERS,
+                },
+                ["(link 4700101)"],
+            ),
+            (
+                "remove_group_from_projects",
+                {
+                    "workspace_id": WS_ACME_DESIGN,
+                    "group_id": NEW,
+                    "project_ids": [PROJECT_WEBSITE_REDESIGN, PROJECT_BRAND_REFRESH],
+                },
+                [
+                    f"project {PROJECT_WEBSITE_REDESIGN} (link {FIRST_NEW_PROJECT_GROUP_ID})",
+                    f"project {PROJECT_BRAND_REFRESH} (link {FIRST_NEW_PROJECT_GROUP_ID + 1})",
+                ],
+            ),
+            (
+                "remove_user_from_groups",
+                {"organization_id": ORG_ACME, "user_id": USER_DANA},
+                [f"Engineers (group {GROUP_ENGINEERS})", f"Launch Crew (group {NEW})"],
+            ),
+        ]
+        previews: list[Request] = []
+        for tool, arguments, shown in refusals:
+            message, sent = await s.error(tool, arguments)
+            assert "Confirmation required; nothing was sent to Toggl" in message, message
+            assert "confirm: true" in message
+            for fragment in shown:
+                assert fragment in message, (tool, message)
+            previews += sent
+        assert [r for r in previews if r[0] != "GET"] == []
+        assert previews == [
+            ("GET", GROUPS, {}, None),  # one group list serves every group preview
+            ("GET", LINKS, {"project_ids": str(PROJECT_BRAND_REFRESH)}, None),
+            ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
+        ]
+        assert control.state() == before
+
+        # -- the same with confirm: true -------------------------------------------------------
+        unlinked, sent = await s.ok(
+            "remove_project_group",
+            {
+                "workspace_id": WS_ACME_DESIGN,
+                "project_id": PROJECT_BRAND_REFRESH,
+                "group_id": GROUP_DESIGNERS,
+                "confirm": True,
+            },
+        )
+        assert unlinked["project_group_id"] == 4700101 and unlinked["removed"] is True
+        assert sent == [("DELETE", f"{LINKS}/4700101", {}, None)]  # the preview's lookup is reused
+
+        bulk_removed, sent = await s.ok(
+            "remove_group_from_projects",
+            {
+                "workspace_id": WS_ACME_DESIGN,
+                "group_id": NEW,
+                "project_ids": [PROJECT_WEBSITE_REDESIGN, PROJECT_BRAND_REFRESH],
+                "confirm": True,
+            },
+        )
+        assert bulk_removed["done"] == [PROJECT_WEBSITE_REDESIGN, PROJECT_BRAND_REFRESH]
+        assert bulk_removed["complete"] is True
+        assert sent == [
+            ("DELETE", f"{LINKS}/{FIRST_NEW_PROJECT_GROUP_ID}", {}, None),
+            ("DELETE", f"{LINKS}/{FIRST_NEW_PROJECT_GROUP_ID + 1}", {}, None),
+        ]
+
+        replaced, sent = await s.ok(
+            "update_group",
+            {"organization_id": ORG_ACME, "group_id": NEW, "user_ids": [USER_DANA], "confirm": True},
+        )
+        assert replaced["removed_user_ids"] == [USER_BIANCA, USER_CHEN]
+        assert [m["user_id"] for m in replaced["group"]["members"]] == [USER_DANA]
+        assert sent == [
+            (
+                "PUT",
+                f"{GROUPS}/{NEW}",
+                {},
+                {"name": "Launch Crew", "users": [USER_DANA], "workspaces": [WS_ACME_DESIGN]},
+            )
+        ]
+
+        moved, sent = await s.ok(
+            "patch_group",
+            {
+                "organization_id": ORG_ACME,
+                "group_id": NEW,
+                "add_workspace_ids": [WS_ACME_ENGINEERING],
+                "remove_workspace_ids": [WS_ACME_DESIGN],
+                "confirm": True,
+            },
+        )
+        assert moved["complete"] is True and len(moved["succeeded"]) == 2
+        assert sent == [
+            (
+                "PATCH",
+                f"{GROUPS}/{NEW}",
+                {},
+                [
+                    {"op": "add", "path": "/workspaces", "value": [WS_ACME_ENGINEERING]},
+                    {"op": "remove", "path": "/workspaces", "value": [WS_ACME_DESIGN]},
+                ],
+            )
+        ]
+
+        offboarded, sent = await s.ok(
+            "remove_user_from_groups", {"organization_id": ORG_ACME, "user_id": USER_DANA, "confirm": True}
+        )
+        assert offboarded["done"] == [GROUP_ENGINEERS, NEW] and offboarded["complete"] is True
+        leave = [{"op": "remove", "path": "/users", "value": [USER_DANA]}]
+        assert sent == [
+            ("GET", GROUPS, {}, None),
+            ("PATCH", f"{GROUPS}/{GROUP_ENGINEERS}", {}, leave),
+            ("PATCH", f"{GROUPS}/{NEW}", {}, leave),
+        ]
+
+        deleted, sent = await s.ok(
+            "delete_group", {"organization_id": ORG_ACME, "group_id": NEW, "confirm": True}
+        )
+        assert deleted["group_id"] == NEW and deleted["deleted"] is True
+        assert sent == [("DELETE", f"{GROUPS}/{NEW}", {}, None)]
+
+        quota, sent = await s.ok("get_quota", {"organization_id": ORG_ACME})
+        assert quota["source"] == "recent answer" and quota["remaining"] < 1_000_000
+        assert sent == []  # answered from the headers of the last Toggl answer
+
+    # -- what the sandbox holds afterwards ---------------------------------------------------------
+    groups_now = control.groups(ORG_ACME)
+    assert set(groups_now) == {GROUP_DESIGNERS, GROUP_ENGINEERS, GROUP_MANAGERS}
+    assert groups_now[GROUP_ENGINEERS]["user_ids"] == [USER_ALEX, USER_ELIAS]
+    assert groups_now[GROUP_DESIGNERS]["user_ids"] == [USER_BIANCA, USER_CHEN]
+    acme_design_links = {link for link in control.links() if link[0] == WS_ACME_DESIGN}
+    assert acme_design_links == {(WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS)}
+    # 9 reads, 3 reads inside write tools, 3 for the previews, 13 writes: nothing else was spent
+    assert len(control.requests()) == 28
+
+
+class Human:
+    """Answers the server's confirmation questions from a script, and remembers what was asked."""
+
+    def __init__(self) -> None:
+        self.answers: list[ElicitResult] = []
+        self.asked: list[str] = []
+
+    async def __call__(self, context: Any, params: Any) -> ElicitResult:
+        self.asked.append(params.message)
+        return self.answers.pop(0)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_confirmation_is_asked_over_stdio_and_only_an_accept_deletes(
+    era: str, server_env: dict[str, str], control: Any
+) -> None:
+    human = Human()
+    before = control.state()
+    async with stdio_server(server_env, era=era, elicitation_callback=human) as client:
+        s = Session(client, control)
+        engineers = {"organization_id": ORG_ACME, "group_id": GROUP_ENGINEERS}
+        for answer, said in [
+            (ElicitResult(action="decline"), "the user declined"),
+            (ElicitResult(action="cancel"), "the user cancelled the confirmation"),
+            (ElicitResult(action="accept", content={"confirm": False}), "did not check the confirmation box"),
+        ]:
+            human.answers, human.asked = [answer], []
+            message, sent = await s.error("delete_group", engineers)
+            assert said in message and "nothing was sent to Toggl" in message, message
+            assert len(human.asked) == 1
+            assert "Delete group 'Engineers'" in human.asked[0]
+            assert "Alex Morgan (6120451), Dana Okafor (6120788), Elias Novak (6120843)" in human.asked[0]
+            assert [r for r in sent if r[0] != "GET"] == []
+        assert control.state() == before
+
+        human.answers, human.asked = [ElicitResult(action="accept", content={"confirm": True})], []
+        deleted, sent = await s.ok("delete_group", {"organization_id": ORG_ACME, "group_id": GROUP_DESIGNERS})
+        assert deleted == {"group_id": GROUP_DESIGNERS, "deleted": True, "name": "Designers"}
+        assert len(human.asked) == 1 and "Bianca Reyes (6120532), Chen Wei (6120617)" in human.asked[0]
+        assert [r for r in sent if r[0] != "GET"] == [("DELETE", f"{GROUPS}/{GROUP_DESIGNERS}", {}, None)]
+
+    groups_now = control.groups(ORG_ACME)
+    assert GROUP_DESIGNERS not in groups_now
+    assert GROUP_ENGINEERS in groups_now
+    assert all(group != GROUP_DESIGNERS for _, _, group in control.links())
+    assert [r.method for r in control.mutating()] == ["DELETE"]
+
+
+async def test_read_only_mode_over_stdio_lists_only_reading_tools(
+    server_env: dict[str, str], control: Any
+) -> None:
+    async with stdio_server(server_env, "--read-only", era="modern") as client:
+        tools = (await client.list_tools()).tools
+        assert {t.name for t in tools} == READ_TOOLS
+        for t in tools:
+            assert t.annotations is not None and t.annotations.read_only_hint is True, t.name
+            assert t.annotations.destructive_hint is False, t.name
+        assert "Read-only mode" in (client.session.instructions or "")
+        refused = await client.call_tool(
+            "delete_group", {"organization_id": ORG_ACME, "group_id": GROUP_DESIGNERS}
+        )
+        assert refused.is_error and "Unknown tool: delete_group" in text_of(refused)
+    assert control.requests() == []
+    assert GROUP_DESIGNERS in control.groups()
+
+
+async def test_the_sandbox_flag_serves_demo_data_and_says_so_on_stderr(tmp_path: Path) -> None:
+    stderr_path = tmp_path / "server.stderr"
+    with stderr_path.open("w") as errlog:
+        env = {"PATH": os.environ["PATH"]}  # no token, no URL: --sandbox needs neither
+        async with stdio_server(env, "--sandbox", era="legacy", errlog=errlog) as client:
+            assert "THIS IS A SANDBOX" in (client.session.instructions or "")
+            result = await client.call_tool("list_organizations", {})
+            assert not result.is_error, text_of(result)
+            assert result.structured_content is not None
+            names = [o["name"] for o in result.structured_content["organizations"]]
+            assert names[0] == "Acme Studio"
+    stderr = stderr_path.read_text()
+    assert "SANDBOX" in stderr, stderr
+    assert "sandbox-token" not in stderr
+
+
+async def test_a_link_removed_between_bulk_preview_and_confirmation_is_skipped_not_failed(
+    server_env: dict[str, str], control: Any
+) -> None:
+    both = [PROJECT_WEBSITE_REDESIGN, PROJECT_BRAND_REFRESH]
+    bulk = {"workspace_id": WS_ACME_DESIGN, "group_id": GROUP_DESIGNERS, "project_ids": both}
+    async with stdio_server(server_env, era="legacy") as client:
+        s = Session(client, control)
+        message, _ = await s.error("remove_group_from_projects", bulk)
+        assert "(link 4700101)" in message and "(link 4700102)" in message
+        # The user first removes one link on its own ...
+        removed, _ = await s.ok(
+            "remove_project_group",
+            {"workspace_id": WS_ACME_DESIGN, "project_group_id": 4700101, "confirm": True},
+        )
+        assert removed["removed"] is True
+        # ... then approves the bulk removal.
+        result = await client.call_tool("remove_group_from_projects", {**bulk, "confirm": True})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["failed"] == [], result.structured_content
+    assert result.structured_content["complete"] is True
+    assert result.structured_content["done"] == [PROJECT_WEBSITE_REDESIGN]
+    assert result.structured_content["skipped"] == [PROJECT_BRAND_REFRESH]
