@@ -81,7 +81,11 @@ class Pacer:
         sleep: Sleep | None = None,
     ) -> None:
         self.rate = rate if rate is not None and rate > 0 else None
-        self.capacity = float(max(1, burst))
+        # Toggl counts a request when it arrives, we when we send it: a first request that opens
+        # a connection (TCP, TLS) arrives late and squeezes the next ones together. A quarter
+        # second of slack in the burst absorbs that jitter without lowering the sustained rate.
+        slack = 0.25 * self.rate if self.rate else 0.0
+        self.capacity = max(1.0, float(max(1, burst)) - slack)
         self.tokens = self.capacity
         self.clock = clock
         self.sleep = sleep
@@ -177,17 +181,8 @@ class TogglClient:
         basic = base64.b64encode(f"{token}:api_token".encode()).decode()
         # What must never leave this process, whatever Toggl echoes back.
         self._secrets = tuple(s for s in (token, basic) if s)
-        self._http = httpx.AsyncClient(
-            base_url=settings.api_url.rstrip("/") + "/",
-            auth=httpx.BasicAuth(token, "api_token"),
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": f"toggl-groups-mcp/{__version__} (+https://pypi.org/project/toggl-groups-mcp)",
-            },
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            transport=transport,
-        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
         self._sleep = sleep
         self.clock = clock
         self.pacer = Pacer(settings.rate_per_sec, settings.burst, clock=clock, sleep=self.sleep)
@@ -203,11 +198,31 @@ class TogglClient:
         await (self._sleep or default_sleep)(seconds)
 
     @property
+    def _http(self) -> httpx.AsyncClient:
+        """Made on first use: loading the CA bundle costs tens of milliseconds, which a server
+        that is only asked for its tool list (a host starting up) should not pay."""
+        if self._client is None:
+            token = self.settings.api_token.get_secret_value()
+            self._client = httpx.AsyncClient(
+                base_url=self.settings.api_url.rstrip("/") + "/",
+                auth=httpx.BasicAuth(token, "api_token"),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "User-Agent": f"toggl-groups-mcp/{__version__} (+https://pypi.org/project/toggl-groups-mcp)",
+                },
+                timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
+                transport=self._transport,
+            )
+        return self._client
+
+    @property
     def timeout(self) -> httpx.Timeout:
         return self._http.timeout
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     # -- bookkeeping -------------------------------------------------------------------------
     def note_created_group(self, group_id: int) -> None:
@@ -269,11 +284,12 @@ class TogglClient:
         transient_failures = 0
         consistency_retries = 0
         while True:
+            http = self._http  # made before pacing, so its set-up does not delay a paced request
             await self.pacer.acquire()
             started = self.clock()
             try:
                 self.requests_sent += 1
-                response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
+                response = await http.request(method, path.lstrip("/"), params=params, json=json)
             except httpx.TimeoutException as exc:
                 kind: Kind = "timeout"
                 failure: Exception | None = exc
@@ -359,4 +375,16 @@ class TogglClient:
             data = response.json()
         except ValueError:
             return scrub(response.text, self._secrets)
+        if not self._may_hold_secrets(response.content):
+            return data
         return redact(data, self._secrets)
+
+    def _may_hold_secrets(self, raw: bytes) -> bool:
+        """Walking every answer costs; only one that could hold a secret needs it. A JSON escape
+        (\\u) could spell either in disguise, so it counts as possibly holding one."""
+        lowered = raw.lower()
+        return (
+            b"api_token" in lowered
+            or b"\\u" in raw
+            or any(secret.encode() in raw for secret in self._secrets)
+        )

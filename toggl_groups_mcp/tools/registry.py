@@ -121,16 +121,14 @@ def _boundary(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
 def _strict(registered: Tool) -> Tool:
     """A misspelt optional argument must fail loudly, not answer a different question."""
     base = registered.fn_metadata.arg_model
+    # defer_build: the validator is built on the first call, not for all tools at start-up.
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
     strict: type[ArgModelBase] = type(
-        base.__name__,
-        (base,),
-        {
-            "model_config": ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-            "__module__": base.__module__,
-        },
+        base.__name__, (base,), {"model_config": config, "__module__": base.__module__}
     )
     registered.fn_metadata.arg_model = strict
-    registered.parameters = strict.model_json_schema(by_alias=True)
+    # The schema the SDK already generated, saying the same thing as the strict model.
+    registered.parameters = {**registered.parameters, "additionalProperties": False}
     return registered
 
 

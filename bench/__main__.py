@@ -1,0 +1,199 @@
+"""`python -m bench [--quick] [--only SECTION,...]`: run the benchmarks, print one Markdown table to
+stdout and write it to bench/results/latest.md. Progress goes to stderr. Figures only: nothing
+here asserts on a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+
+from . import coldstart, overhead, pacing, report, wire, workflows
+from .report import Row, mark, ms
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS = ("workflows", "overhead", "coldstart", "pacing")
+
+# Targets (see bench/README.md).
+LAYER_RATIO_MAX = 1.10  # (ours - direct HTTP) / bare SDK call
+LAYER_ONLY_MAX = 0.10  # (ours - control) / bare SDK call: the same 10% without the process hop
+COLD_START_MAX = 1.15
+PACING_MIN_SHARE = 0.90
+
+
+@dataclass(frozen=True)
+class Plan:
+    label: str
+    workflow_repeats: int
+    calls: int
+    warmup: int
+    spawns: int
+    projects: int
+
+
+FULL = Plan("full", workflow_repeats=3, calls=200, warmup=30, spawns=10, projects=60)
+QUICK = Plan("quick", workflow_repeats=1, calls=100, warmup=20, spawns=5, projects=20)
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+async def run(plan: Plan, only: set[str]) -> list[Row]:
+    from toggl_groups_mcp.sandbox import SandboxThread
+
+    rows: list[Row] = []
+    with SandboxThread() as sb:
+        # Cold start and latency first, while nothing else has run; the minute of pacing last.
+        cold = ovh = runs = paced = None
+        if "coldstart" in only:
+            say(f"cold start: {plan.spawns} spawns each of ours and a bare MCPServer ...")
+            cold = await coldstart.measure_cold_start(sb, spawns=plan.spawns)
+        if "overhead" in only:
+            say(f"per-call overhead: {plan.calls} calls per series after {plan.warmup} warm-up ...")
+            ovh = await overhead.measure_overhead(sb, calls=plan.calls, warmup=plan.warmup)
+        if "workflows" in only:
+            say(
+                f"Toggl requests per workflow: {len(workflows.WORKFLOWS)} workflows x {plan.workflow_repeats} ..."
+            )
+            runs = await workflows.measure_workflows(sb, repeats=plan.workflow_repeats)
+        if "pacing" in only:
+            say(f"bulk pacing: {plan.projects} projects at 1 request/s (about {plan.projects} s) ...")
+            paced = await pacing.measure_pacing(sb, projects=plan.projects)
+
+    if runs is not None:
+        for run_ in runs:
+            w = run_.workflow
+            spread = "" if len(set(run_.counts)) == 1 else f" (runs: {', '.join(map(str, run_.counts))})"
+            rows.append(
+                Row(
+                    f"Toggl requests: {w.label} (`{w.tool}`)",
+                    f"{run_.count}{spread}",
+                    f"minimum {w.minimum}",
+                    "= minimum",
+                    mark(run_.count <= w.minimum),
+                )
+            )
+    if ovh is not None:
+        raw = "bare JSON-RPC client"
+        rows += [
+            Row(
+                "per call: `list_groups` via our stdio server, median / p95",
+                f"{ms(ovh.ours.median)} / {ms(ovh.ours.p95)}",
+                f"{raw}: {ms(ovh.ours_raw.median)} / {ms(ovh.ours_raw.p95)}",
+            ),
+            Row(
+                "per call: the same GET direct with httpx (keep-alive), median / p95",
+                f"{ms(ovh.direct_http.median)} / {ms(ovh.direct_http.p95)}",
+            ),
+            Row(
+                "per call: trivial tool on a bare `MCPServer` over stdio, median / p95",
+                f"{ms(ovh.bare.median)} / {ms(ovh.bare.p95)}",
+                f"{raw}: {ms(ovh.bare_raw.median)} / {ms(ovh.bare_raw.p95)}",
+            ),
+            Row(
+                "per call: control, a bare `MCPServer` tool making the same GET, median / p95",
+                f"{ms(ovh.control.median)} / {ms(ovh.control.p95)}",
+                f"{raw}: {ms(ovh.control_raw.median)} / {ms(ovh.control_raw.p95)}",
+            ),
+            Row(
+                "our layer's cost: (ours - direct HTTP) / bare call",
+                f"{ovh.ratio:.2f}",
+                f"{raw}: {ovh.ratio_raw:.2f}; the control (no layer) scores {ovh.ratio_control:.2f}",
+                f"<= {LAYER_RATIO_MAX:.2f}",
+                mark(ovh.ratio <= LAYER_RATIO_MAX),
+            ),
+            Row(
+                "our layer alone: (ours - control) / bare call",
+                f"{ovh.layer_only:.2f}",
+                f"{raw}: {ovh.layer_only_raw:.2f} (server side only)",
+                f"<= {LAYER_ONLY_MAX:.2f}",
+                mark(ovh.layer_only <= LAYER_ONLY_MAX),
+            ),
+        ]
+    if cold is not None:
+        ctx = coldstart.context_cost(cold.ours)
+        bare_ctx = coldstart.context_cost(cold.bare)
+        largest = max(ctx.per_tool.items(), key=lambda kv: kv[1])
+        smallest = min(ctx.per_tool.items(), key=lambda kv: kv[1])
+        rows += [
+            Row(
+                "cold start: spawn to initialize + tools/list answered, median",
+                f"{cold.ours.median:.3f} s ({cold.ratio:.2f}x bare)",
+                f"bare `MCPServer`, 1 tool: {cold.bare.median:.3f} s",
+                f"<= {COLD_START_MAX:.2f}x",
+                mark(cold.ratio <= COLD_START_MAX),
+            ),
+            Row(
+                f"context: tools/list, {ctx.count} tools (compact JSON)",
+                f"{ctx.total_bytes:,} B, ~{ctx.total_bytes // 4:,} tokens",
+                f"bare, 1 tool: {bare_ctx.total_bytes:,} B; answer on the wire {ctx.wire_bytes:,} B",
+            ),
+            Row(
+                "context: per tool, mean (largest, smallest)",
+                f"{ctx.mean:,.0f} B, ~{ctx.mean / 4:,.0f} tokens",
+                f"largest `{largest[0]}` {largest[1]:,} B (~{largest[1] // 4:,} tok); "
+                f"smallest `{smallest[0]}` {smallest[1]:,} B (~{smallest[1] // 4:,} tok)",
+            ),
+            Row(
+                "memory: VmRSS of the idle server after tools/list, median",
+                f"{cold.ours.rss_median_mib:.1f} MiB",
+                f"bare `MCPServer`: {cold.bare.rss_median_mib:.1f} MiB",
+            ),
+        ]
+    if paced is not None:
+        ok = paced.share_of_allowed >= PACING_MIN_SHARE and paced.rate_limited == 0
+        rows.append(
+            Row(
+                f"bulk pacing: `add_group_to_projects`, {paced.projects} projects, sandbox 1 req/s (burst 2)",
+                f"{paced.achieved_rate:.3f} req/s ({paced.share_of_allowed:.0%} of allowed), "
+                f"{paced.rate_limited} x 429, {paced.requests} requests, {paced.wall:.1f} s",
+                "allowed 1 req/s after a burst of 2",
+                f">= {PACING_MIN_SHARE:.0%}, 0 x 429",
+                mark(ok),
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="20 projects for pacing, fewer repetitions (about a minute)"
+    )
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}"
+    )
+    args = parser.parse_args(argv)
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    plan = QUICK if args.quick else FULL
+
+    started = time.monotonic()
+    rows = anyio.run(run, plan, only, backend="asyncio")
+    elapsed = time.monotonic() - started
+    header = (
+        f"Machine: {report.machine_line()}\n\n"
+        f"Run: {plan.label} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s); "
+        f"workflows x{plan.workflow_repeats}, {plan.calls} calls per latency series, "
+        f"{plan.spawns} spawns each, pacing {plan.projects} projects; {wire.environment_note()}.\n"
+    )
+    text = header + "\n" + report.render(rows) + "\n"
+    print(text, end="")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.md").write_text(text)
+    say(f"written to {RESULTS / 'latest.md'} in {elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
