@@ -328,3 +328,13 @@ async def test_the_canary_token_appears_in_no_result_error_or_log(
     if scenario.answer:
         assert asked, "the human was asked"
     assert_clean(logged(caplog), "the logs")
+
+
+@pytest.mark.parametrize("key", ["api_token", "API_TOKEN", "apiToken", "api-token"])
+async def test_every_spelling_of_the_token_key_is_stripped_from_answers(
+    toggl: respx.MockRouter, key: str
+) -> None:
+    toggl.get("/me/organizations").respond(json=[{"id": 1, "name": "Acme", key: "leaked-value"}])
+    async with open_toggl() as client:
+        data = await client.request("GET", "/me/organizations")
+    assert data == [{"id": 1, "name": "Acme"}]

@@ -382,9 +382,9 @@ class TogglClient:
     def _may_hold_secrets(self, raw: bytes) -> bool:
         """Walking every answer costs; only one that could hold a secret needs it. A JSON escape
         (\\u) could spell either in disguise, so it counts as possibly holding one."""
-        lowered = raw.lower()
+        lowered = raw.lower().replace(b"-", b"_")
         return (
-            b"api_token" in lowered
+            any(key.encode() in lowered for key in SECRET_KEYS)
             or b"\\u" in raw
             or any(secret.encode() in raw for secret in self._secrets)
         )
