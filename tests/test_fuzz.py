@@ -257,8 +257,10 @@ def check(tool: Tool, result: Any, sent: list[httpx.Request]) -> None:
     if result.is_error and "validation error" in text:
         assert not sent, f"{tool.name}: arguments that failed validation reached Toggl: {sent}"
     if result.is_error and "nothing was sent to toggl" in text.lower():
+        assert not sent, f"{tool.name} said nothing was sent, but sent {[r.url.path for r in sent]}"
+    if result.is_error and "no change was sent to toggl" in text.lower():
         changes = [f"{r.method} {r.url.path}" for r in sent if r.method in MUTATING]
-        assert not changes, f"{tool.name} said nothing was sent, but sent {changes}"
+        assert not changes, f"{tool.name} said no change was sent, but sent {changes}"
     # Every result, success or not, is serialisable as it would go over the wire.
     json.loads(result.model_dump_json())
     assert result_text(result)

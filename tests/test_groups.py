@@ -387,7 +387,7 @@ async def test_update_that_drops_members_without_confirmation_previews_them_and_
     text = tool_error(result)
     assert "Bob Marley" in text
     assert "Ada Lovelace" not in text
-    assert "confirm" in text and "nothing was sent" in text.lower()
+    assert "confirm" in text and "no change was sent" in text.lower()
     assert sent(toggl) == [Sent("GET", GROUPS, {}, None)]
 
 
@@ -432,7 +432,7 @@ async def test_update_that_drops_members_is_not_sent_when_the_user_refuses(
     async with connect(refuse(action), organization_id=ORG) as client:
         result = await client.call_tool("update_group", {"group_id": GROUP_ID, "workspace_ids": [100]})
     text = tool_error(result)
-    assert "nothing was sent" in text.lower()
+    assert "no change was sent" in text.lower()
     assert ("declined" if action == "decline" else "cancel") in text
     assert sent(toggl) == [Sent("GET", GROUPS, {}, None)]
 
@@ -682,7 +682,7 @@ async def test_delete_without_confirmation_previews_name_members_and_workspaces(
     assert "Designers" in text
     assert "Ada Lovelace" in text and "Bob Marley" in text
     assert "100" in text and "101" in text
-    assert "confirm" in text and "nothing was sent" in text.lower()
+    assert "confirm" in text and "no change was sent" in text.lower()
     assert sent(toggl) == [Sent("GET", GROUPS, {}, None)]
 
 
@@ -722,7 +722,7 @@ async def test_delete_is_not_sent_when_the_user_declines(connect: Connect, toggl
     async with connect(refuse("decline"), organization_id=ORG) as client:
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     text = tool_error(result)
-    assert "declined" in text and "nothing was sent" in text.lower()
+    assert "declined" in text and "no change was sent" in text.lower()
     assert [s.method for s in sent(toggl)] == ["GET"]
 
 
@@ -732,7 +732,7 @@ async def test_delete_is_not_sent_when_the_user_accepts_without_ticking_confirm(
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     async with connect(accept(confirm=False), organization_id=ORG) as client:
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
-    assert "nothing was sent" in tool_error(result).lower()
+    assert "no change was sent" in tool_error(result).lower()
     assert [s.method for s in sent(toggl)] == ["GET"]
 
 

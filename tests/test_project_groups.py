@@ -245,7 +245,7 @@ async def test_remove_by_link_id_without_confirmation_previews_and_sends_nothing
 ) -> None:
     result = await client.call_tool("remove_project_group", {"project_group_id": 901})
     text = tool_error(result)
-    assert "901" in text and "confirm" in text and "nothing was sent" in text.lower()
+    assert "901" in text and "confirm" in text and "no change was sent" in text.lower()
     assert_nothing_sent(toggl)
 
 
@@ -290,7 +290,7 @@ async def test_remove_refused_by_the_user_sends_no_delete(
 ) -> None:
     async with connect(refuse(action), workspace_id=WS) as client:
         result = await client.call_tool("remove_project_group", {"project_group_id": 901})
-    assert "nothing was sent" in tool_error(result).lower()
+    assert "no change was sent" in tool_error(result).lower()
     assert_nothing_sent(toggl)
 
 

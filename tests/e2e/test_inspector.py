@@ -133,7 +133,7 @@ def test_an_unconfirmed_delete_exits_5_with_the_preview_and_deletes_nothing(
     assert "io.modelcontextprotocol/serverInfo" in result.get("_meta", {})
     assert result["isError"] is True
     text = result["content"][0]["text"]
-    assert "Confirmation required; nothing was sent to Toggl" in text
+    assert "Confirmation required; no change was sent to Toggl" in text
     assert "Delete group 'Designers'" in text and "Bianca Reyes (6120532), Chen Wei (6120617)" in text
     assert json.loads(completed.stderr)["error"]["code"] == "tool_is_error"
     assert GROUP_DESIGNERS in control.groups()

@@ -330,7 +330,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
         previews: list[Request] = []
         for tool, arguments, shown in refusals:
             message, sent = await s.error(tool, arguments)
-            assert "Confirmation required; nothing was sent to Toggl" in message, message
+            assert "Confirmation required; no change was sent to Toggl" in message, message
             assert "confirm: true" in message
             for fragment in shown:
                 assert fragment in message, (tool, message)
@@ -470,7 +470,7 @@ async def test_confirmation_is_asked_over_stdio_and_only_an_accept_deletes(
         ]:
             human.answers, human.asked = [answer], []
             message, sent = await s.error("delete_group", engineers)
-            assert said in message and "nothing was sent to Toggl" in message, message
+            assert said in message and "no change was sent to Toggl" in message, message
             assert len(human.asked) == 1
             assert "Delete group 'Engineers'" in human.asked[0]
             assert "Alex Morgan (6120451), Dana Okafor (6120788), Elias Novak (6120843)" in human.asked[0]

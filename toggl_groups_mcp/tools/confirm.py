@@ -73,7 +73,7 @@ async def gate(
     if client_can_elicit(ctx):
         return Elicit(f"{what.text()}\n\nThis cannot be undone. Go ahead?", Confirmation)
     raise ToolError(
-        "Confirmation required; nothing was sent to Toggl.\n"
+        "Confirmation required; no change was sent to Toggl.\n"
         f"{what.text()}\n"
         "Show this to the user and ask whether to go ahead. Only if they agree, call this tool "
         "again with the same arguments and confirm: true."
@@ -88,7 +88,7 @@ def require_approval(outcome: ElicitationResult[Confirmation], action: str) -> N
     if isinstance(outcome, AcceptedElicitation):
         how = "did not check the confirmation box"
     raise ToolError(
-        f"Not done: the user {how}, so nothing was sent to Toggl ({action}). "
+        f"Not done: the user {how}, so no change was sent to Toggl ({action}). "
         "Do not retry unless the user asks again."
     )
 
