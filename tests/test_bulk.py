@@ -53,6 +53,7 @@ async def test_add_group_to_projects_skips_existing_links_and_adds_the_rest(
         "remaining": [],
         "stopped": None,
         "complete": True,
+        "quota_remaining": None,
     }
 
 
@@ -103,6 +104,29 @@ async def test_a_quota_stop_lists_the_remaining_projects_and_a_second_call_resum
     assert two["skipped"] == [1, 2] and two["done"] == [3, 4] and two["complete"] is True
     sent = [json.loads(c.request.content)["project_id"] for c in posts.calls]
     assert sent == [1, 2, 3, 3, 4]  # 3 was refused by the quota, then done once on resume
+
+
+async def test_a_bulk_result_says_how_much_quota_is_left_without_asking(
+    toggl: respx.MockRouter, connect: Connect
+) -> None:
+    toggl.get(f"/workspaces/{WS}/project_groups").respond(json=[])
+    toggl.post(f"/workspaces/{WS}/project_groups").mock(
+        side_effect=[
+            httpx.Response(
+                200, json="OK", headers={"X-Toggl-Quota-Remaining": "12", "X-Toggl-Quota-Resets-In": "900"}
+            ),
+            httpx.Response(
+                200, json="OK", headers={"X-Toggl-Quota-Remaining": "11", "X-Toggl-Quota-Resets-In": "899"}
+            ),
+        ]
+    )
+    async with connect() as client:
+        result = await client.call_tool(
+            "add_group_to_projects", {"workspace_id": WS, "group_id": GROUP, "project_ids": [1, 2]}
+        )
+    assert result.structured_content is not None
+    assert result.structured_content["quota_remaining"] == 11
+    assert len(toggl.calls) == 3  # no /me/quota request
 
 
 async def test_progress_is_reported_for_each_project(toggl: respx.MockRouter, connect: Connect) -> None:
@@ -232,4 +256,5 @@ async def test_offboarding_a_user_in_no_group_changes_nothing(
         "remaining": [],
         "stopped": None,
         "complete": True,
+        "quota_remaining": None,
     }

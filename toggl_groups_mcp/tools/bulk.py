@@ -42,6 +42,9 @@ class BulkResult(BaseModel):
     )
     stopped: str | None = Field(default=None, description="Why the run stopped early, if it did")
     complete: bool = Field(description="True when every id is done or skipped")
+    quota_remaining: int | None = Field(
+        default=None, description="Toggl requests left this hour, from Toggl's last answer"
+    )
 
 
 class _Run:
@@ -75,6 +78,11 @@ class _Run:
             await self.ctx.report_progress(index + 1, total, f"{action_for} {item} ({index + 1}/{total})")
         r = self.result
         r.complete = not r.failed and not r.remaining
+        # A bulk run spends quota: say what is left, from headers already seen (no request).
+        toggl = app_state(self.ctx).toggl
+        seen = toggl.last_quota()
+        if seen is not None:
+            r.quota_remaining = seen.current(toggl.clock())[0]
         return r
 
 
