@@ -29,6 +29,30 @@ BASE = "https://toggl.test/api/v9"
 CANARY_TOKEN = "canary-7f3a9c1e5b2d4e6f8a0b"
 MODES = ["legacy", "modern"]
 
+# The tools by name, written out: a test must not take its expectations from the code it tests.
+READ_TOOLS = {
+    "list_organizations",
+    "list_workspaces",
+    "list_projects",
+    "list_organization_users",
+    "get_quota",
+    "list_groups",
+    "list_workspace_groups",
+    "list_project_groups",
+}
+
+ALL_TOOLS = READ_TOOLS | {
+    "create_group",
+    "update_group",
+    "patch_group",
+    "delete_group",
+    "add_project_group",
+    "remove_project_group",
+    "add_group_to_projects",
+    "remove_group_from_projects",
+    "remove_user_from_groups",
+}
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -6,22 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Connect
+from tests.conftest import READ_TOOLS, Connect
 from toggl_groups_mcp.docs import render_readme
 from toggl_groups_mcp.prompts import load_prompts
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
-TOOL_NAMES = {
-    "list_organizations",
-    "list_workspaces",
-    "list_projects",
-    "list_organization_users",
-    "get_quota",
-    "list_groups",
-    "list_workspace_groups",
-    "list_project_groups",
-}
 
 
 async def test_every_prompt_file_is_served_with_described_arguments(connect: Connect) -> None:
@@ -80,7 +70,7 @@ async def test_a_missing_required_prompt_argument_is_refused(connect: Connect) -
 async def test_read_only_mode_lists_no_tool_that_writes(connect: Connect) -> None:
     async with connect(read_only=True) as client:
         tools = (await client.list_tools()).tools
-    assert {t.name for t in tools} == TOOL_NAMES
+    assert {t.name for t in tools} == READ_TOOLS
     assert all(t.annotations and t.annotations.read_only_hint is True for t in tools)
 
 

@@ -20,6 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitResult
 
+from tests.conftest import ALL_TOOLS, READ_TOOLS
 from toggl_groups_mcp.sandbox.demo import (
     FIRST_NEW_GROUP_ID,
     FIRST_NEW_PROJECT_GROUP_ID,
@@ -46,35 +47,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 ERAS = {"legacy": ("legacy", "2025-11-25"), "modern": ("auto", "2026-07-28")}
 SESSION_TIMEOUT = 60
 
-ALL_TOOLS = {
-    "list_organizations",
-    "list_workspaces",
-    "list_projects",
-    "list_organization_users",
-    "get_quota",
-    "list_groups",
-    "list_workspace_groups",
-    "create_group",
-    "update_group",
-    "patch_group",
-    "delete_group",
-    "list_project_groups",
-    "add_project_group",
-    "add_group_to_projects",
-    "remove_project_group",
-    "remove_group_from_projects",
-    "remove_user_from_groups",
-}
-READ_TOOLS = {
-    "list_organizations",
-    "list_workspaces",
-    "list_projects",
-    "list_organization_users",
-    "get_quota",
-    "list_groups",
-    "list_workspace_groups",
-    "list_project_groups",
-}
 
 NEW = FIRST_NEW_GROUP_ID
 GROUPS = f"/organizations/{ORG_ACME}/groups"
