@@ -172,3 +172,27 @@ async def test_a_discovery_failure_is_a_tool_error_with_a_hint(
         result = await client.call_tool("list_organizations", {})
     text = error_text(result)
     assert "403" in text and "Incorrect username" in text and "admin" in text
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("list_projects", {"workspace_id": 100, "name": "   "}),
+        ("list_organization_users", {"organization_id": 10, "filter": " "}),
+        ("list_groups", {"organization_id": 10, "name": "  "}),
+    ],
+)
+async def test_a_blank_search_term_is_refused_without_a_request(
+    toggl: respx.MockRouter, connect: Connect, tool: str, args: dict[str, object]
+) -> None:
+    async with connect() as client:
+        result = await client.call_tool(tool, args)
+    assert result.is_error and ("name" in error_text(result) or "filter" in error_text(result))
+    assert toggl.calls.call_count == 0
+
+
+async def test_search_terms_are_sent_stripped(toggl: respx.MockRouter, connect: Connect) -> None:
+    route = toggl.get("/organizations/10/users").respond(json=[])
+    async with connect() as client:
+        await client.call_tool("list_organization_users", {"organization_id": 10, "filter": "  ann "})
+    assert route.calls.last.request.url.params["filter"] == "ann"

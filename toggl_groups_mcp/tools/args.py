@@ -30,10 +30,11 @@ WorkspaceId = Annotated[
 ]
 GroupId = Annotated[int, Field(ge=1, description="Group id (see list_groups)")]
 ProjectId = Annotated[int, Field(ge=1, description="Project id (see list_projects)")]
+# Free text (names, search terms): stripped, so a blank value is refused before any request.
+Text = StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+
 GroupName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    Field(description="Group name, 1 to 200 characters, unique in the organization"),
+    str, Text, Field(description="Group name, 1 to 200 characters, unique in the organization")
 ]
 
 MAX_IDS = 10_000

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ..state import app_state
 from ..toggl.errors import reset_time
 from . import scope
-from .args import OrganizationId, WorkspaceId
+from .args import OrganizationId, Text, WorkspaceId
 from .registry import Safety, tool
 
 Page = Annotated[int, Field(ge=1, le=10_000, description="Page number, from 1")]
@@ -111,9 +111,7 @@ async def list_workspaces(
 async def list_projects(
     ctx: Context,
     workspace_id: WorkspaceId = None,
-    name: Annotated[
-        str | None, Field(min_length=1, max_length=200, description="Only projects whose name contains this")
-    ] = None,
+    name: Annotated[str | None, Text, Field(description="Only projects whose name contains this")] = None,
     active: Annotated[
         Literal["true", "false", "both"], Field(description="Active projects, archived ones, or both")
     ] = "true",
@@ -146,8 +144,7 @@ async def list_organization_users(
     ctx: Context,
     organization_id: OrganizationId = None,
     filter: Annotated[
-        str | None,
-        Field(min_length=1, max_length=200, description="Only users whose name or email contains this"),
+        str | None, Text, Field(description="Only users whose name or email contains this")
     ] = None,
     page: Page = 1,
     per_page: Annotated[int, Field(ge=1, le=200, description="Users per page")] = 50,

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from ..state import AppState, app_state
 from ..toggl.errors import TogglError
 from ..toggl.models import Group, PatchFailure, PatchOp, TogglGroup, parse_groups
 from . import scope
-from .args import GroupId, GroupName, Id, OrganizationId, dedupe, id_list
+from .args import GroupId, GroupName, Id, OrganizationId, Text, dedupe, id_list
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
 from .registry import Safety, format_error, tool
 
@@ -102,11 +102,7 @@ def _member_names(group: TogglGroup, user_ids: list[int]) -> str:
 async def list_groups(
     ctx: Context,
     organization_id: OrganizationId = None,
-    name: Annotated[
-        str | None,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-        Field(description="Only groups whose name contains this"),
-    ] = None,
+    name: Annotated[str | None, Text, Field(description="Only groups whose name contains this")] = None,
     workspace_id: Annotated[
         int | None, Field(ge=1, description="Only groups assigned to this workspace")
     ] = None,
@@ -220,8 +216,6 @@ async def _update_preview(
     async def preview() -> Preview | None:
         if user_ids is None and workspace_ids is None:
             return None  # a rename drops nothing
-        if name is not None and not name.strip():
-            return None  # the tool body refuses a blank name: spend no request on a preview
         org = await scope.organization_id(state, organization_id)
         current = await find_group(state, org, group_id)
         dropped_users = [u for u in current.user_ids if user_ids is not None and u not in user_ids]
@@ -244,10 +238,7 @@ async def update_group(
     group_id: GroupId,
     approval: Annotated[Approval, Resolve(_update_preview)],
     organization_id: OrganizationId = None,
-    name: Annotated[
-        str | None,
-        Field(min_length=1, max_length=200, description="New name; omit to keep the current one"),
-    ] = None,
+    name: Annotated[str | None, Text, Field(description="New name; omit to keep the current one")] = None,
     user_ids: Annotated[
         list[Id] | None,
         id_list("The complete new member list (Toggl user ids); omit to keep the current members"),
@@ -264,10 +255,6 @@ async def update_group(
     rename keeps members and workspaces. To add or remove a few members, prefer patch_group.
     Dropping members or workspaces needs the user's confirmation."""
     state = app_state(ctx)
-    if name is not None:
-        name = name.strip()
-        if not name:
-            raise ToolError("name must contain a non-space character; nothing was sent to Toggl")
     if name is None and user_ids is None and workspace_ids is None:
         raise ToolError("Nothing to change: give name, user_ids or workspace_ids. Nothing was sent to Toggl.")
     require_approval(approval, f"update group {group_id}")
