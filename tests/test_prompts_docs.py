@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import READ_TOOLS, Connect
+from toggl_groups_mcp import prompts
 from toggl_groups_mcp.docs import render_readme
 from toggl_groups_mcp.prompts import load_prompts
 
@@ -91,3 +92,20 @@ def test_the_readme_tool_table_matches_the_declarations() -> None:
 def test_prompt_files_ship_inside_the_wheel() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"prompts" = "toggl_groups_mcp/_prompts"' in pyproject
+
+
+def test_an_installed_package_reads_its_shipped_prompts_before_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The layout of an installed wheel: site-packages/toggl_groups_mcp/_prompts/*.md, with an
+    # unrelated prompts/ beside the package that must not be picked up.
+    package = tmp_path / "toggl_groups_mcp"
+    (package / "_prompts").mkdir(parents=True)
+    (tmp_path / "prompts").mkdir()
+    source = ROOT / "prompts" / "offboard_person.md"
+    (package / "_prompts" / "offboard_person.md").write_text(
+        source.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.setattr(prompts, "PACKAGE_DIR", package)
+    assert prompts.prompts_dir() == package / "_prompts"
+    assert [p.name for p in prompts.load_prompts()] == ["offboard_person"]
