@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -18,6 +19,7 @@ import pytest
 
 from toggl_groups_mcp.sandbox import demo
 from toggl_groups_mcp.sandbox.__main__ import build_parser, config_from_args
+from toggl_groups_mcp.sandbox.demo import build_demo_state
 
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"Toggl sandbox listening on (http://\S+/api/v9) \(token: (\S+)\)")
@@ -99,3 +101,35 @@ def test_the_cli_refuses_a_corrupt_state_file_with_a_message(tmp_path: Path) -> 
     state = tmp_path / "state.json"
     state.write_text("garbage")
     assert main(["--state", str(state)]) == 1
+
+
+def demo_with_groups_as_a_string() -> str:
+    data = build_demo_state().to_json()
+    data["groups"] = "abc"
+    return json.dumps(data)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "text", [demo_with_groups_as_a_string(), "[]"], ids=["groups as a string", "an array"]
+)
+def test_the_cli_refuses_a_state_file_of_the_wrong_shape_in_one_line_and_leaves_it_unchanged(
+    tmp_path: Path, text: str
+) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(text)
+    before = state.read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run(
+        [sys.executable, "-m", "toggl_groups_mcp.sandbox", "--port", "0", "--state", str(state)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"toggl-groups-sandbox: cannot read sandbox state file {state}: ")
+    assert len(done.stderr.splitlines()) == 1
+    assert state.read_bytes() == before

@@ -82,7 +82,7 @@ def test_reset_over_http_brings_back_the_demo_data_and_empties_the_log(
     api: httpx.Client, control: httpx.Client
 ) -> None:
     api.delete(f"{ACME_GROUPS}/{demo.GROUP_DESIGNERS}")
-    assert control.post("/reset").json() == {"ok": True}
+    assert control.post("/reset", json={}).json() == {"ok": True}
     assert control.get("/requests").json() == []
     assert "Designers" in [g["name"] for g in api.get(ACME_GROUPS).json()]
 

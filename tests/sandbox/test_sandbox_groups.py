@@ -163,27 +163,22 @@ def test_deleting_a_group_answers_a_json_string_and_removes_its_project_links(ap
     assert links == []
 
 
-def test_patch_applies_good_operations_and_reports_bad_ones_in_a_200(api: httpx.Client) -> None:
+def test_patch_applies_good_operations_and_reports_bad_values_in_a_200(api: httpx.Client) -> None:
     good = {"op": "add", "path": "/users", "value": [demo.USER_DANA]}
     unknown_user = {"op": "add", "path": "/users", "value": [demo.USER_ALEX, 42]}
-    bad_op = {"op": "replace", "path": "/users", "value": [demo.USER_DANA]}
-    bad_path = {"op": "add", "path": "/name", "value": [1]}
     empty = {"op": "add", "path": "/workspaces", "value": []}
     too_many = {"op": "remove", "path": "/users", "value": list(range(1, 102))}
     unknown_ws = {"op": "add", "path": "/workspaces", "value": [demo.WS_GLOBEX_LAB]}
     response = api.patch(
         group_url(demo.GROUP_DESIGNERS),
-        json=[good, unknown_user, bad_op, bad_path, empty, too_many, unknown_ws],
+        json=[good, unknown_user, empty, too_many, unknown_ws],
     )
     assert response.status_code == 200
     result = response.json()
     assert result["success"] == [good]
-    unsupported = "Unsupported operation (invalid 'op' or 'path', or unsupported combination)"
     bad_value = "Value not present, or too many per patch operation"
     assert result["failure"] == [
         {"message": f"User 42 not exists in the organization {ACME}", "patch": unknown_user},
-        {"message": unsupported, "patch": bad_op},
-        {"message": unsupported, "patch": bad_path},
         {"message": bad_value, "patch": empty},
         {"message": bad_value, "patch": too_many},
         {
@@ -194,6 +189,56 @@ def test_patch_applies_good_operations_and_reports_bad_ones_in_a_200(api: httpx.
     users = {u["user_id"] for u in api.get(GROUPS, params={"name": "Designers"}).json()[0]["users"]}
     # The failed operation applied nothing, not even its known user.
     assert users == {demo.USER_BIANCA, demo.USER_CHEN, demo.USER_DANA}
+
+
+BAD_OP = "Empty or invalid patch operation"
+BAD_PATH = "Empty or invalid patch path"
+
+
+@pytest.mark.parametrize(
+    ("operation", "message"),
+    [
+        ({"op": "replace", "path": "/users", "value": [demo.USER_DANA]}, BAD_OP),
+        ({"op": "ADD", "path": "/users", "value": [demo.USER_DANA]}, BAD_OP),
+        ({"op": "", "path": "/users", "value": [demo.USER_DANA]}, BAD_OP),
+        ({"path": "/users", "value": [demo.USER_DANA]}, BAD_OP),
+        ({"op": None, "path": "/users", "value": [demo.USER_DANA]}, BAD_OP),
+        ({"op": ["add"], "path": "/users", "value": [demo.USER_DANA]}, BAD_OP),
+        ({"op": "replace", "path": "/name", "value": [1]}, BAD_OP),
+        ({"op": "add", "path": "/name", "value": [1]}, BAD_PATH),
+        ({"op": "add", "path": "users", "value": [demo.USER_DANA]}, BAD_PATH),
+        ({"op": "add", "path": "", "value": [demo.USER_DANA]}, BAD_PATH),
+        ({"op": "remove", "value": [demo.USER_CHEN]}, BAD_PATH),
+        ({"op": "remove", "path": 5, "value": [demo.USER_CHEN]}, BAD_PATH),
+        (5, "Invalid JSON input"),
+        (None, "Invalid JSON input"),
+    ],
+    ids=[
+        "unknown op",
+        "op in capitals",
+        "empty op",
+        "no op",
+        "null op",
+        "op not a string",
+        "unknown op and path",
+        "unknown path",
+        "path without slash",
+        "empty path",
+        "no path",
+        "path not a string",
+        "a number",
+        "null",
+    ],
+)
+def test_an_unknown_op_or_path_refuses_the_whole_patch_with_the_documented_400(
+    api: httpx.Client, operation: Any, message: str
+) -> None:
+    before = api.get(GROUPS, params={"name": "Designers"}).json()
+    good = {"op": "add", "path": "/users", "value": [demo.USER_DANA]}
+    also_good = {"op": "remove", "path": "/workspaces", "value": [demo.WS_ACME_DESIGN]}
+    response = api.patch(group_url(demo.GROUP_DESIGNERS), json=[good, operation, also_good])
+    assert (response.status_code, response.json()) == (400, message)
+    assert api.get(GROUPS, params={"name": "Designers"}).json() == before
 
 
 def test_patch_add_and_remove_are_idempotent(api: httpx.Client) -> None:

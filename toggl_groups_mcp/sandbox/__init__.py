@@ -13,9 +13,14 @@ Demo ids are constants in ``toggl_groups_mcp.sandbox.demo``.
 
 Choices where Toggl documents nothing (marked inferred in the reference):
 - PUT replaces the whole group: omitted ``users`` / ``workspaces`` become empty.
-- PATCH: an operation fails whole when any of its ids is not in the organization (nothing of it
-  applied); adding a member twice and removing a non-member succeed (idempotent). A group of
-  another organization answers 400 "Unknown group at organization"; an unknown id 404.
+- PATCH: an unknown, empty or missing ``op`` (anything but "add" / "remove") makes the whole
+  request 400 "Empty or invalid patch operation", and likewise a ``path`` other than "/users" /
+  "/workspaces" 400 "Empty or invalid patch path" (op checked first), nothing applied; an
+  element that is not an object is 400 "Invalid JSON input". Otherwise operations apply one by
+  one: a missing, empty or over-long ``value``, or one with an id not in the organization, fails
+  that operation whole (nothing of it applied) in the 200's ``failure``; adding a member twice and
+  removing a non-member succeed (idempotent). A group of another organization answers 400
+  "Unknown group at organization"; an unknown id 404.
 - Deleting a group deletes its project links. Linking a group to a project does not require the
   group to be assigned to the project's workspace.
 - Eventual consistency: for ``consistency_delay`` seconds after creation, POST project_groups
@@ -31,6 +36,19 @@ Choices where Toggl documents nothing (marked inferred in the reference):
   A ``drop`` closes the connection before anything is applied; ``drop_after`` processes and
   saves the request, then closes the connection instead of answering. Dropping needs the
   server's transport: under ``httpx.ASGITransport`` it raises ``ConnectionDropped`` instead.
+
+Not Toggl, but the sandbox's own safety:
+- The control API (/__sandbox) has no credentials, so it answers only to its own names (Host
+  ``127.0.0.1``, ``localhost``, ``[::1]`` or the bound address; no DNS-rebound names), refuses a
+  foreign Origin (403), and takes writes only as ``Content-Type: application/json`` (415), which
+  an HTML form cannot send. In process, give ``httpx.ASGITransport`` a base URL on
+  ``http://127.0.0.1`` or ``http://localhost`` to use it. The Toggl routes need the token instead.
+- Listening off loopback needs ``allow_remote=True`` (``--allow-remote``, which warns on stderr).
+  The control API then answers to the loopback names and the bound address as given; bound to a
+  wildcard (``0.0.0.0``, ``::``) to any IP literal too, since the machine's addresses cannot be
+  listed portably and a literal address, unlike a name, cannot be rebound. Other names: 403.
+- A ``--state`` file must be exactly the shape the sandbox writes (types, keys, ids that resolve);
+  anything else is refused at start with ``SandboxStateError`` and the file is left alone.
 """
 
 from .config import DEFAULT_TOKEN, SandboxConfig

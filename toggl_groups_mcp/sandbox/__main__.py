@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .config import DEFAULT_TOKEN, SandboxConfig
+from .config import DEFAULT_TOKEN, SandboxConfig, is_loopback
 from .runner import running_sandbox
 from .store import SandboxStateError
 
@@ -20,6 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="A local, stateful fake of the Toggl Track API v9 (groups and project groups).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not loopback (the control API has no credentials: anyone who "
+        "can reach the port can read and reset the state)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--state", metavar="FILE", help="load state from FILE and save every change to it")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="API token to accept (default: %(default)s)")
@@ -68,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         consistency_delay=args.consistency_delay,
         log_level=args.log_level,
+        allow_remote=args.allow_remote,
     )
 
 
@@ -88,6 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
+        if not is_loopback(config.host):
+            print(
+                f"toggl-groups-sandbox: warning: listening on {config.host or 'every address'}, beyond "
+                "this machine; the control API (/__sandbox) has no credentials, so anyone who can reach "
+                "it can read and reset the sandbox",
+                file=sys.stderr,
+                flush=True,
+            )
         asyncio.run(serve(config))
     except KeyboardInterrupt:
         pass

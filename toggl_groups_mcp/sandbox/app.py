@@ -3,6 +3,20 @@ them, and the control API under /__sandbox (no Toggl auth, never logged or count
 
 The pipeline is a plain ASGI callable rather than Starlette middleware because dropping a
 connection needs the server's own ``send``, which Starlette's middleware would wrap.
+
+The control API has no credentials, so it guards itself against web pages (403 or 415, with a
+short ``{"error": ...}`` body):
+
+- Host must name the sandbox: ``localhost``, ``127.0.0.1`` or ``[::1]`` (any port, or none), or
+  the address it was bound to as given (``host`` in the config). A DNS-rebound name (an attacker's
+  domain pointed at 127.0.0.1) is refused. Bound to a wildcard (``0.0.0.0`` or ``::``, which needs
+  ``allow_remote``) it also answers to any IP literal: the machine's addresses cannot be listed
+  portably, and a literal address cannot be rebound, unlike a name.
+- Origin, when present, must be ``http://`` plus one of those names and the same port as Host
+  (the sandbox itself); a page on another origin, another local port or ``null`` is refused.
+  No Origin (curl, httpx, scripts) is fine.
+- Writes (any method but GET, HEAD, OPTIONS) need ``Content-Type: application/json``, which an
+  HTML form cannot send; the body may be empty.
 """
 
 from __future__ import annotations
@@ -10,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -42,6 +57,9 @@ BAD_CREDENTIALS = "Incorrect username and/or password"
 RATE_LIMITED = "Too Many Requests: slow down to about 1 request per second"
 QUOTA_EXHAUSTED = "You have hit your hourly limit for API calls. Your quota will reset in {seconds} seconds."
 PLAN_LACKS_FEATURE = "This feature is not available on your organization's plan"
+CONTROL_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
 PROJECTS_DEFAULT_PER_PAGE = 151
 ORG_USERS_DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -305,9 +323,13 @@ def _control_routes(sandbox: Sandbox) -> list[Route]:
 
     async def reset(request: Request) -> Response:
         body = await request.body()
-        options = json.loads(body) if body.strip() else {}
-        keep_faults = bool(options.get("keep_faults")) if isinstance(options, dict) else False
-        sandbox.reset(keep_faults=keep_faults)
+        try:
+            options = json.loads(body) if body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        if not isinstance(options, dict):
+            return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
+        sandbox.reset(keep_faults=bool(options.get("keep_faults")))
         return JSONResponse({"ok": True})
 
     async def get_faults(request: Request) -> Response:
@@ -334,6 +356,89 @@ def _control_routes(sandbox: Sandbox) -> list[Route]:
         Route(CONTROL_PREFIX + "/faults", set_faults, methods=["POST"]),
         Route(CONTROL_PREFIX + "/stats", stats, methods=["GET"]),
     ]
+
+
+# ---- the control API's guard -------------------------------------------------------------------
+
+
+def _canonical_name(name: str) -> str:
+    """A host name in lower case, an IP address in its standard form, without IPv6 brackets."""
+    name = name.strip().lower().removeprefix("[").removesuffix("]")
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _split_authority(authority: str) -> tuple[str, int] | None:
+    """``name[:port]`` or ``[v6][:port]`` as (canonical name, port; 80 when absent); None if malformed."""
+    if authority.startswith("["):
+        name, closed, rest = authority[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:]
+    else:
+        name, _, port_text = authority.partition(":")
+    if not name:
+        return None
+    if not port_text:
+        return _canonical_name(name), 80
+    if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        return None
+    return _canonical_name(name), int(port_text)
+
+
+class ControlGuard:
+    """Which Host and Origin headers the control API answers to (see the module docstring)."""
+
+    def __init__(self, bound_host: str) -> None:
+        bound = _canonical_name(bound_host)
+        self.any_ip = bound in WILDCARD_ADDRESSES
+        self.names = LOOPBACK_NAMES if self.any_ip else LOOPBACK_NAMES | {bound}
+
+    def accepts_name(self, name: str) -> bool:
+        return name in self.names or (self.any_ip and _is_ip(name))
+
+    def refusal(self, scope: Scope) -> Reply | None:
+        host: str | None = None
+        origins: list[str] = []
+        content_type = ""
+        for raw_name, raw_value in scope.get("headers", []):
+            name, value = raw_name.lower(), raw_value.decode("latin-1").strip()
+            if name == b"host" and host is None:
+                host = value
+            elif name == b"origin":
+                origins.append(value)
+            elif name == b"content-type":
+                content_type = value.partition(";")[0].strip().lower()
+        where = _split_authority(host) if host else None
+        if where is None or not self.accepts_name(where[0]):
+            return _control_error(403, "the Host header does not name this sandbox")
+        for origin in origins:
+            if not self._same_origin(origin, where[1]):
+                return _control_error(403, "the Origin header is not this sandbox")
+        if scope["method"] not in CONTROL_SAFE_METHODS and content_type != "application/json":
+            return _control_error(415, "control API writes need Content-Type: application/json")
+        return None
+
+    def _same_origin(self, origin: str, port: int) -> bool:
+        scheme, sep, authority = origin.lower().partition("://")
+        if scheme != "http" or not sep or "/" in authority or "@" in authority:
+            return False
+        where = _split_authority(authority)
+        return where is not None and where[1] == port and self.accepts_name(where[0])
+
+
+def _control_error(status: int, message: str) -> Reply:
+    return Reply(status, json_bytes({"error": message}), quota_headers=False)
 
 
 # ---- the pipeline ------------------------------------------------------------------------------
@@ -381,6 +486,7 @@ class SandboxApp:
         self.sandbox = sandbox
         self.toggl = Router(routes=_toggl_routes(sandbox), default=_toggl_not_found)
         self.control = Router(routes=_control_routes(sandbox))
+        self.control_guard = ControlGuard(sandbox.config.host)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -390,8 +496,15 @@ class SandboxApp:
             return
         path: str = scope["path"]
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            # No Host, Origin or Content-Type check here, unlike the control API: every Toggl route
+            # needs the token in Basic auth, which a cross-site form or a DNS-rebound page cannot
+            # send, and real Toggl clients may use any Host (a proxy, a tunnel, a container name).
             await self._toggl_request(scope, receive, send)
         elif path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            refusal = self.control_guard.refusal(scope)
+            if refusal is not None:
+                await _send_reply(send, refusal)
+                return
             await self.control(scope, receive, send)
         else:
             await _send_reply(send, error_reply(404, "Not Found"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,9 @@ class SandboxConfig:
 
     ``hourly_quota`` and ``user_hourly_quota`` of ``None`` mean "not enforced": answers still carry
     quota headers, counting down from a nominal 1,000,000 per hour.
+
+    A ``host`` other than a loopback address (or ``localhost``) needs ``allow_remote=True``: the
+    control API has no credentials, so anyone who can reach the port can reset the state.
     """
 
     token: str = DEFAULT_TOKEN
@@ -31,3 +35,22 @@ class SandboxConfig:
     seed: int | None = None
     consistency_delay: float = 0.0
     log_level: str = "warning"
+    allow_remote: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.allow_remote and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on {self.host or 'every address'} (not loopback): anyone who can "
+                "reach it could reset the sandbox through its unauthenticated control API; "
+                "pass allow_remote=True (--allow-remote) to mean it"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1); any other name or a wildcard is not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -31,7 +31,8 @@ INVALID_GROUP = "Invalid group ID."
 UNKNOWN_GROUP_AT_ORG = "Unknown group at organization"
 RESOURCE_NOT_FOUND = "Resource can not be found"
 TOO_MANY_PATCHES = "Too many operations (more than 100 patches in request)"
-UNSUPPORTED_PATCH = "Unsupported operation (invalid 'op' or 'path', or unsupported combination)"
+INVALID_PATCH_OP = "Empty or invalid patch operation"
+INVALID_PATCH_PATH = "Empty or invalid patch path"
 BAD_PATCH_VALUE = "Value not present, or too many per patch operation"
 PROJECT_NOT_FOUND = "Project not found"
 GROUP_NOT_FOUND = "Group not found"
@@ -41,6 +42,8 @@ PROJECT_GROUP_NOT_FOUND = "Project group not found"
 MAX_NAME_LENGTH = 200
 MAX_PATCHES = 100
 MAX_PATCH_VALUES = 100
+PATCH_OPS = ("add", "remove")
+PATCH_PATHS = ("/users", "/workspaces")
 
 
 class ApiError(Exception):
@@ -138,7 +141,9 @@ class Store:
             return state
         try:
             return State.from_json(json.loads(self.path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
+            # ValueError covers bad JSON, bad UTF-8 and StateFormatError (a valid JSON of the
+            # wrong shape); RecursionError, JSON nested too deep for the parser.
             raise SandboxStateError(f"cannot read sandbox state file {self.path}: {exc}") from exc
 
     def _commit(self) -> None:
@@ -493,15 +498,23 @@ class Store:
             self._commit()
 
     def patch_group(self, org_id: int, group_id: int, body: Any) -> dict[str, Any]:
-        """Operations are validated and applied one by one; an operation with any unknown id fails
-        whole (none of its values applied). Adding a member twice or removing a non-member succeeds."""
+        """The request is refused whole (400, nothing applied) unless it is an array of at most 100
+        objects whose ``op`` and ``path`` are all known. Then operations are validated and applied
+        one by one: a bad ``value`` or one with any unknown id fails that operation whole (none of
+        its values applied) and lands in ``failure``. Adding a member twice or removing a
+        non-member succeeds."""
         with self._lock:
             self._require_org(org_id, forbidden=NO_GROUP_PERMISSION)
             group = self._group_in_org(org_id, group_id, foreign_message=UNKNOWN_GROUP_AT_ORG)
-            if not isinstance(body, list):
+            if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
                 raise ApiError(400, INVALID_JSON)
             if len(body) > MAX_PATCHES:
                 raise ApiError(400, TOO_MANY_PATCHES)
+            for operation in body:
+                if operation.get("op") not in PATCH_OPS:
+                    raise ApiError(400, INVALID_PATCH_OP)
+                if operation.get("path") not in PATCH_PATHS:
+                    raise ApiError(400, INVALID_PATCH_PATH)
             success: list[Any] = []
             failure: list[dict[str, Any]] = []
             changed = False
@@ -517,13 +530,8 @@ class Store:
                 self._commit()
             return {"success": success, "failure": failure}
 
-    def _apply_patch(self, org_id: int, group: Group, operation: Any) -> bool:
-        if (
-            not isinstance(operation, dict)
-            or operation.get("op") not in ("add", "remove")
-            or operation.get("path") not in ("/users", "/workspaces")
-        ):
-            raise ApiError(400, UNSUPPORTED_PATCH)
+    def _apply_patch(self, org_id: int, group: Group, operation: dict[str, Any]) -> bool:
+        """One operation whose ``op`` and ``path`` were already checked."""
         values = operation.get("value")
         if (
             not isinstance(values, list)
