@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import SecretStr
 
 from toggl_groups_mcp.config import DEFAULT_API_URL, ConfigError, Settings
 
@@ -93,3 +94,100 @@ def test_the_server_without_a_token_exits_at_once_with_one_line_on_stderr_and_no
     lines = completed.stderr.decode().strip().splitlines()
     assert len(lines) == 1, lines
     assert "TOGGL_API_TOKEN" in lines[0]
+
+
+# -- boolean settings: strict, failing closed -------------------------------------------------------
+
+BOOLEANS = {"TOGGL_MCP_READ_ONLY": "read_only", "TOGGL_MCP_TRUST_CONFIRM": "trust_confirm"}
+TRUE_SPELLINGS = ["1", "true", "yes", "on", "TRUE", "Yes", " on ", "\tOn\n"]
+FALSE_SPELLINGS = ["", "   ", "0", "false", "no", "off", "FALSE", " Off "]
+BAD_SPELLINGS = ["enabled", "y", "2", "read-only", "t", "-1", "truthy", "no way"]
+
+
+def command_env(**settings: str) -> dict[str, str]:
+    """The parent's environment without any TOGGL_ setting, plus `settings`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("TOGGL_") and key not in ("PYTHONSTARTUP",)
+    }
+    return {**env, **settings}
+
+
+def run_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "toggl_groups_mcp", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("value", TRUE_SPELLINGS)
+@pytest.mark.parametrize("variable", BOOLEANS)
+def test_every_boolean_setting_reads_the_usual_spellings_of_true(variable: str, value: str) -> None:
+    settings = Settings.from_env({"TOGGL_API_TOKEN": TOKEN, variable: value})
+    assert getattr(settings, BOOLEANS[variable]) is True
+
+
+@pytest.mark.parametrize("value", FALSE_SPELLINGS)
+@pytest.mark.parametrize("variable", BOOLEANS)
+def test_every_boolean_setting_reads_the_usual_spellings_of_false_and_blank_as_false(
+    variable: str, value: str
+) -> None:
+    settings = Settings.from_env({"TOGGL_API_TOKEN": TOKEN, variable: value})
+    assert getattr(settings, BOOLEANS[variable]) is False
+
+
+@pytest.mark.parametrize("value", BAD_SPELLINGS)
+@pytest.mark.parametrize("variable", BOOLEANS)
+def test_an_unrecognised_boolean_value_is_an_error_naming_the_variable_the_value_and_the_accepted_ones(
+    variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"TOGGL_API_TOKEN": TOKEN, variable: value})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert variable in message
+    assert repr(value) in message
+    for accepted in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        assert accepted in message
+
+
+def test_trust_confirm_is_off_unless_the_environment_turns_it_on() -> None:
+    assert Settings.from_env({"TOGGL_API_TOKEN": TOKEN}).trust_confirm is False
+    assert Settings.from_env({"TOGGL_API_TOKEN": TOKEN, "TOGGL_MCP_TRUST_CONFIRM": "1"}).trust_confirm is True
+    assert Settings(api_token=SecretStr(TOKEN)).trust_confirm is False
+
+
+@pytest.mark.parametrize("value", ["enabled", "y", "2", "read-only"])
+def test_the_server_with_an_unrecognised_read_only_value_exits_2_with_one_line_and_registers_nothing(
+    value: str,
+) -> None:
+    completed = run_command(command_env(TOGGL_API_TOKEN=TOKEN, TOGGL_MCP_READ_ONLY=value))
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    lines = completed.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("toggl-groups-mcp: ")
+    assert "TOGGL_MCP_READ_ONLY" in lines[0] and repr(value) in lines[0]
+
+
+def test_the_server_with_an_unrecognised_trust_confirm_value_exits_2_with_one_line() -> None:
+    completed = run_command(command_env(TOGGL_API_TOKEN=TOKEN, TOGGL_MCP_TRUST_CONFIRM="always"))
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    lines = completed.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "TOGGL_MCP_TRUST_CONFIRM" in lines[0] and "'always'" in lines[0]
+
+
+def test_an_unknown_log_level_exits_2_with_one_line_naming_the_option() -> None:
+    completed = run_command(command_env(TOGGL_API_TOKEN=TOKEN), "--log-level", "chatty")
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    lines = completed.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "--log-level" in lines[0] and "'chatty'" in lines[0]

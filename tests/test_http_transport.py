@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +20,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
-from tests.conftest import make_settings
+from tests.conftest import CANARY_TOKEN, make_settings
 from toggl_groups_mcp.config import ConfigError, Settings
 from toggl_groups_mcp.http import http_app
 from toggl_groups_mcp.server import build_server
@@ -92,3 +96,91 @@ async def test_a_client_with_the_token_calls_tools_over_http(mode: str) -> None:
                 result = await client.call_tool("list_organizations", {})
     assert len(tools.tools) >= 9
     assert result.structured_content == {"organizations": [{"id": 1, "name": "Acme", "admin": True}]}
+
+
+# -- the real command: the bearer token comes from the environment ---------------------------------
+
+
+COMMAND = [sys.executable, "-m", "toggl_groups_mcp"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command_env(**settings: str) -> dict[str, str]:
+    """The parent's environment without any TOGGL_ setting, plus `settings`. Toggl's URL points at
+    a closed local port: nothing here may reach the real Toggl."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TOGGL_")}
+    return {**env, "TOGGL_API_URL": "http://127.0.0.1:9/api/v9", **settings}
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:
+    """Until the port accepts a connection; fails at once if the process exits, and after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server did not listen on port {port} within {timeout} s")
+        try:
+            # Waiting on the process is the pause between attempts, and notices an early exit.
+            code = process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the server exited with {code} before listening")
+
+
+def stop(process: subprocess.Popen[bytes]) -> bytes:
+    process.terminate()
+    try:
+        _, stderr = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate(timeout=10)
+    return stderr
+
+
+def test_the_command_takes_the_bearer_token_from_the_environment_and_enforces_it_on_loopback() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*COMMAND, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
+        env=command_env(TOGGL_API_TOKEN=CANARY_TOKEN, TOGGL_MCP_HTTP_TOKEN=TOKEN),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_listening(process, port)
+        url = f"http://127.0.0.1:{port}/mcp"
+        with httpx.Client(timeout=10) as http:
+            missing = http.post(url, json=INIT, headers=MCP_HEADERS)
+            wrong = http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": "Bearer nope"})
+            right = http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"})
+    finally:
+        stderr = stop(process)
+    assert missing.status_code == 401 and wrong.status_code == 401, stderr
+    assert right.status_code == 200, stderr
+    assert TOKEN.encode() not in stderr and CANARY_TOKEN.encode() not in stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])
+def test_the_command_refuses_to_bind_beyond_loopback_without_a_bearer_token(host: str) -> None:
+    completed = subprocess.run(
+        [*COMMAND, "--transport", "http", "--host", host, "--port", str(free_port())],
+        env=command_env(TOGGL_API_TOKEN=CANARY_TOKEN),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    lines = completed.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "TOGGL_MCP_HTTP_TOKEN" in lines[0] and host in lines[0]

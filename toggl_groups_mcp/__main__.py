@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +11,7 @@ from pydantic import SecretStr
 
 from . import __version__
 from .config import ConfigError, Settings
+from .logs import configure_logging, secrets_of
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -33,14 +33,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    # stdout is the MCP wire on stdio: everything we say goes to stderr.
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
     try:
         # --sandbox needs no token; the sandbox's own token is filled in once it runs.
         settings = Settings.from_env(None, **({"api_token": SecretStr("sandbox")} if args.sandbox else {}))
     except ConfigError as error:
+        print(f"toggl-groups-mcp: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    # stdout is the MCP wire on stdio: everything we say goes to stderr, with the secrets read
+    # above scrubbed from every record (httpcore logs response headers at DEBUG).
+    try:
+        configure_logging(args.log_level, secrets_of(settings, api_token=not args.sandbox))
+    except ValueError as error:
         print(f"toggl-groups-mcp: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.read_only:

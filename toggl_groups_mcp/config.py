@@ -46,8 +46,23 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """A boolean setting, strictly: a value that is neither true nor false is an error, never a
+    silent false (TOGGL_MCP_READ_ONLY=enabled must not register the write tools)."""
+    raw = env.get(name, "")
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if not word or word in FALSE_WORDS:
+        return False
+    raise ConfigError(
+        f"{name} must be one of {', '.join(TRUE_WORDS)} (true) or {', '.join(FALSE_WORDS)} "
+        f"or empty (false), got {raw!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -71,9 +86,12 @@ class Settings:
     # Toggl needs 2 to 5 s before a new group is accepted elsewhere.
     consistency_wait: float = 2.0
     consistency_window: float = 15.0
-    # How long discovery answers and group snapshots (used for previews) stay fresh.
+    # How long discovery answers (organizations, workspaces, projects) stay fresh.
     cache_ttl: float = 60.0
     sandbox: bool = False
+    # With an elicitation-capable client the human confirms every destructive change, whatever
+    # the model's `confirm` says; True trusts `confirm: true` (unattended automation).
+    trust_confirm: bool = False
     http_token: SecretStr | None = field(default=None, repr=False)
 
     @classmethod
@@ -94,6 +112,7 @@ class Settings:
             "organization_id": _int(env, "TOGGL_ORGANIZATION_ID"),
             "workspace_id": _int(env, "TOGGL_WORKSPACE_ID"),
             "read_only": _flag(env, "TOGGL_MCP_READ_ONLY"),
+            "trust_confirm": _flag(env, "TOGGL_MCP_TRUST_CONFIRM"),
             "rate_per_sec": rate or None,
             "http_token": SecretStr(http_token) if http_token else None,
         }

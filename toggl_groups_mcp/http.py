@@ -84,6 +84,7 @@ async def serve_http(server: MCPServer, settings: Settings, *, host: str, port: 
     import uvicorn
 
     app = http_app(server, settings, host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    # log_config=None: uvicorn keeps its records flowing to our handler, whose filter scrubs secrets.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", log_config=None)
     log.warning("MCP over streamable HTTP at http://%s:%s/mcp", host, port)
     await uvicorn.Server(config).serve()
