@@ -338,3 +338,62 @@ async def test_every_spelling_of_the_token_key_is_stripped_from_answers(
     async with open_toggl() as client:
         data = await client.request("GET", "/me/organizations")
     assert data == [{"id": 1, "name": "Acme"}]
+
+
+# -- the token as a key, and in long bodies (found in review) ---------------------------------------
+
+
+async def test_a_patch_failure_echoing_the_token_as_a_key_does_not_reach_the_result(
+    toggl: respx.MockRouter, connect: Connect
+) -> None:
+    toggl.patch(f"{GROUPS}/501").respond(
+        json={
+            "success": [],
+            "failure": [{"message": "bad", "patch": {CANARY_TOKEN: [1], BASIC: "x", "op": "add"}}],
+        }
+    )
+    async with connect(organization_id=ORG) as client:
+        result = await client.call_tool("patch_group", {"group_id": 501, "add_user_ids": [1]})
+    assert result.structured_content is not None and result.structured_content["failed"]
+    assert_clean(result_text(result), "a result")
+    assert_clean(result.model_dump_json(), "the wire form of a result")
+
+
+async def test_the_quota_answer_echoing_the_token_as_a_key_is_scrubbed(toggl: respx.MockRouter) -> None:
+    toggl.get("/me/quota").respond(json=[{"organization_id": ORG, CANARY_TOKEN: {BASIC: 1}, "remaining": 3}])
+    async with open_toggl() as client:
+        data = await client.request("GET", "/me/quota")
+    assert_clean(json.dumps(data), "an answer's keys")
+    assert data[0]["remaining"] == 3
+
+
+@pytest.mark.parametrize("padding", [490, 495, 499, 500, 2000])
+@pytest.mark.parametrize("secret", FORBIDDEN)
+@pytest.mark.parametrize("as_json", [True, False])
+async def test_a_long_error_body_is_scrubbed_before_it_is_shortened(
+    toggl: respx.MockRouter, padding: int, secret: str, as_json: bool
+) -> None:
+    """A cut after the secret's first characters must not leave its prefix in the message."""
+    body = "x" * padding + secret + " and more"
+    route = toggl.get("/me")
+    if as_json:
+        route.respond(400, json=body)
+    else:
+        route.respond(400, text=body)
+    async with open_toggl() as client:
+        with pytest.raises(TogglError) as caught:
+            await client.request("GET", "/me")
+    shown = f"{caught.value} {caught.value.hint()} {caught.value!r} {caught.value.message}"
+    for forbidden in FORBIDDEN:
+        assert forbidden[:8] not in shown, "a prefix of the token leaked"
+    assert len(caught.value.message) <= 500
+
+
+async def test_a_json_escaped_token_in_an_error_body_is_scrubbed(toggl: respx.MockRouter) -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in CANARY_TOKEN)
+    toggl.get("/me").respond(400, content=f'{{"error": {{"message": "token {escaped}"}}}}'.encode())
+    async with open_toggl() as client:
+        with pytest.raises(TogglError) as caught:
+            await client.request("GET", "/me")
+    assert_clean(str(caught.value), "an error")
+    assert "[redacted]" in caught.value.message

@@ -22,7 +22,7 @@ import httpx
 
 from .. import __version__
 from ..config import Settings
-from .errors import Kind, TogglError, parse_toggl_message
+from .errors import Kind, TogglError, parse_toggl_message, shorten
 
 log = logging.getLogger("toggl_groups_mcp.http")
 
@@ -52,10 +52,14 @@ def _is_secret_key(key: Any) -> bool:
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     """Drop `api_token` (Toggl puts the caller's token in /me and workspace objects), recursively,
-    and blank out any of `secrets` that a string value carries anyway."""
+    and blank out any of `secrets` that a string carries anyway, as a value or as a key."""
     secrets = tuple(s for s in secrets if s)
     if isinstance(value, dict):
-        return {k: redact(v, secrets) for k, v in value.items() if not _is_secret_key(k)}
+        return {
+            scrub(k, secrets) if isinstance(k, str) else k: redact(v, secrets)
+            for k, v in value.items()
+            if not _is_secret_key(k)
+        }
     if isinstance(value, list):
         return [redact(v, secrets) for v in value]
     if isinstance(value, str):
@@ -256,7 +260,10 @@ class TogglClient:
         return base / 2 + random.uniform(0, base / 2)
 
     def _message(self, response: httpx.Response) -> str:
-        return scrub(parse_toggl_message(response.content), self._secrets)
+        """Toggl's words, scrubbed before anything shortens them: a cut must not leave a token's
+        prefix behind, and a JSON-escaped token only shows once parsed."""
+        raw = scrub(response.content.decode("utf-8", "replace"), self._secrets)
+        return shorten(scrub(parse_toggl_message(raw), self._secrets))
 
     # -- the one request function --------------------------------------------------------------
     async def request(

@@ -14,8 +14,16 @@ Effect = Literal["none", "unknown"]
 Kind = Literal["http", "quota", "plan", "rate_limited", "network", "timeout", "input"]
 
 
+MAX_MESSAGE = 500
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_toggl_message(body: bytes | str) -> str:
-    """Toggl's own words from an error body: a JSON string, an object with a message, or raw text."""
+    """Toggl's own words from an error body: a JSON string, an object with a message, or raw text,
+    whole: shorten it (with `shorten`) only after secrets are scrubbed from it."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = text.strip()
     if not text:
@@ -23,7 +31,7 @@ def parse_toggl_message(body: bytes | str) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return text[:500]
+        return text
     if isinstance(data, str):
         return data.strip()
     if isinstance(data, dict):
@@ -34,7 +42,7 @@ def parse_toggl_message(body: bytes | str) -> str:
                     return str(inner[key]).strip()
         if isinstance(inner, str):
             return inner.strip()
-    return text[:500]
+    return text
 
 
 def whole_seconds(seconds: float | None) -> int | None:
