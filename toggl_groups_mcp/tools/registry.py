@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.types import ToolAnnotations
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationError
 
 from ..toggl.errors import TogglError
 
@@ -118,6 +118,38 @@ def _boundary(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     return wrapper
 
 
+# Rules said the way a model can act on them, where pydantic's wording would not.
+_RULES = {
+    "bool_type": "must be a JSON boolean (true or false), not a string or a number",
+    "extra_forbidden": "is not an argument of this tool",
+}
+
+
+def argument_problems(error: ValidationError) -> str:
+    """Each rejected field with its rule; no input values, no pydantic documentation links."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "arguments"
+        problems.append(f"{where}: {_RULES.get(problem['type'], problem['msg'])}")
+    return f"Invalid arguments, so nothing was sent to Toggl. {'; '.join(problems)}."
+
+
+class _Tool(Tool):
+    async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as error:
+            cause = error.__cause__
+            argument_model = self.fn_metadata.arg_model.__name__
+            if (
+                isinstance(cause, ValidationError)
+                and not isinstance(error, UnexpectedToolError)
+                and cause.title == argument_model
+            ):
+                raise ToolError(f"Error executing tool {self.name}: {argument_problems(cause)}") from cause
+            raise
+
+
 def _strict(registered: Tool) -> Tool:
     """A misspelt optional argument must fail loudly, not answer a different question."""
     base = registered.fn_metadata.arg_model
@@ -136,7 +168,7 @@ def build_tools(*, read_only: bool) -> list[Tool]:
     """The MCP tools for every declaration (only the reads in read-only mode)."""
     return [
         _strict(
-            Tool.from_function(
+            _Tool.from_function(
                 _boundary(spec),
                 name=spec.name,
                 title=spec.title,
