@@ -13,8 +13,10 @@ from mcp import Client
 
 from tests.conftest import (
     Connect,
+    FakeTime,
     Sent,
     accept,
+    asking_reads,
     assert_nothing_sent,
     recording,
     refuse,
@@ -339,17 +341,24 @@ async def test_rename_keeps_members_and_workspaces(client: Client, toggl: respx.
     assert result.structured_content["group"]["name"] == "UX"
 
 
-async def test_rename_right_after_listing_reuses_the_listed_group_instead_of_reading_again(
+async def test_rename_right_after_listing_reads_the_group_again_for_the_complete_body(
     client: Client, toggl: respx.MockRouter
 ) -> None:
-    toggl.get(GROUPS).respond(200, json=[toggl_group()])
+    """The PUT replaces the member list: it must come from Toggl now, not from the listing."""
+    toggl.get(GROUPS).mock(
+        side_effect=[
+            httpx.Response(200, json=[toggl_group()]),
+            httpx.Response(200, json=[toggl_group(users=((11, "Ada Lovelace"), (12, "Bob"), (13, "Cy")))]),
+        ]
+    )
     toggl.put(GROUP).respond(200, json=toggl_group(name="UX"))
     await client.call_tool("list_groups", {})
     result = await client.call_tool("update_group", {"group_id": GROUP_ID, "name": "UX"})
     assert not result.is_error, tool_error(result)
     assert sent(toggl) == [
         Sent("GET", GROUPS, {}, None),
-        Sent("PUT", GROUP, {}, {"name": "UX", "users": [11, 12], "workspaces": [100, 101]}),
+        Sent("GET", GROUPS, {}, None),
+        Sent("PUT", GROUP, {}, {"name": "UX", "users": [11, 12, 13], "workspaces": [100, 101]}),
     ]
 
 
@@ -367,16 +376,23 @@ async def test_update_answered_without_a_group_reports_the_members_that_were_sen
     assert group["workspace_ids"] == [100, 101]
 
 
-async def test_update_with_confirm_and_every_field_puts_without_reading_first(
+async def test_update_with_confirm_and_every_field_reads_once_to_say_what_it_dropped(
     client: Client, toggl: respx.MockRouter
 ) -> None:
+    toggl.get(GROUPS).respond(200, json=[toggl_group()])
     toggl.put(GROUP).respond(200, json=toggl_group(name="UX", users=((13, "Cy"),), workspaces=(102,)))
     result = await client.call_tool(
         "update_group",
         {"group_id": GROUP_ID, "name": "UX", "user_ids": [13, 13], "workspace_ids": [102], "confirm": True},
     )
     assert not result.is_error, tool_error(result)
-    assert sent(toggl) == [Sent("PUT", GROUP, {}, {"name": "UX", "users": [13], "workspaces": [102]})]
+    assert sent(toggl) == [
+        Sent("GET", GROUPS, {}, None),
+        Sent("PUT", GROUP, {}, {"name": "UX", "users": [13], "workspaces": [102]}),
+    ]
+    assert result.structured_content is not None
+    assert result.structured_content["removed_user_ids"] == [11, 12]
+    assert result.structured_content["added_user_ids"] == [13]
 
 
 async def test_update_that_drops_members_without_confirmation_previews_them_and_sends_no_put(
@@ -409,6 +425,7 @@ async def test_update_that_only_adds_members_needs_no_confirmation(
 async def test_update_that_drops_members_is_sent_when_the_user_accepts(
     connect: Connect, toggl: respx.MockRouter
 ) -> None:
+    """Both eras read twice: the preview, then again after the human's answer (see test_safety)."""
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     toggl.put(GROUP).respond(200, json=toggl_group(users=((11, "Ada Lovelace"),)))
     answer, asked = recording(accept())
@@ -418,6 +435,7 @@ async def test_update_that_drops_members_is_sent_when_the_user_accepts(
     assert len(asked) == 1 and "Bob Marley" in asked[0]
     assert sent(toggl) == [
         Sent("GET", GROUPS, {}, None),
+        Sent("GET", GROUPS, {}, None),
         Sent("PUT", GROUP, {}, {"name": "Designers", "users": [11], "workspaces": [100, 101]}),
     ]
     assert result.structured_content is not None
@@ -426,7 +444,7 @@ async def test_update_that_drops_members_is_sent_when_the_user_accepts(
 
 @pytest.mark.parametrize("action", ["decline", "cancel"])
 async def test_update_that_drops_members_is_not_sent_when_the_user_refuses(
-    connect: Connect, toggl: respx.MockRouter, action: str
+    connect: Connect, toggl: respx.MockRouter, action: str, mode: str
 ) -> None:
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     async with connect(refuse(action), organization_id=ORG) as client:
@@ -434,7 +452,7 @@ async def test_update_that_drops_members_is_not_sent_when_the_user_refuses(
     text = tool_error(result)
     assert "no change was sent" in text.lower()
     assert ("declined" if action == "decline" else "cancel") in text
-    assert sent(toggl) == [Sent("GET", GROUPS, {}, None)]
+    assert sent(toggl) == [Sent("GET", GROUPS, {}, None)] * asking_reads(mode)
 
 
 async def test_update_with_nothing_to_change_is_refused_without_a_request(
@@ -539,7 +557,7 @@ async def test_patch_that_removes_non_members_needs_no_confirmation(
 
 
 async def test_patch_with_removals_is_sent_when_the_user_accepts(
-    connect: Connect, toggl: respx.MockRouter
+    connect: Connect, toggl: respx.MockRouter, mode: str
 ) -> None:
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     toggl.patch(GROUP).mock(side_effect=echo_patch)
@@ -548,7 +566,7 @@ async def test_patch_with_removals_is_sent_when_the_user_accepts(
         result = await client.call_tool("patch_group", {"group_id": GROUP_ID, "remove_user_ids": [11]})
     assert not result.is_error, tool_error(result)
     assert "Ada Lovelace" in asked[0]
-    assert [s.method for s in sent(toggl)] == ["GET", "PATCH"]
+    assert [s.method for s in sent(toggl)] == ["GET"] * asking_reads(mode) + ["PATCH"]
 
 
 async def test_patch_splits_150_ids_into_operations_of_100_and_50_in_one_request(
@@ -704,7 +722,7 @@ async def test_a_preview_that_toggl_refuses_reports_toggl_message_and_changes_no
 
 
 async def test_delete_is_sent_when_the_user_accepts_the_question_naming_the_group(
-    connect: Connect, toggl: respx.MockRouter
+    connect: Connect, toggl: respx.MockRouter, mode: str
 ) -> None:
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     toggl.delete(GROUP).respond(200, json="Group deleted")
@@ -713,27 +731,30 @@ async def test_delete_is_sent_when_the_user_accepts_the_question_naming_the_grou
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     assert not result.is_error, tool_error(result)
     assert len(asked) == 1 and "Designers" in asked[0]
-    assert sent(toggl) == [Sent("GET", GROUPS, {}, None), Sent("DELETE", GROUP, {}, None)]
+    reads = [Sent("GET", GROUPS, {}, None)] * asking_reads(mode)
+    assert sent(toggl) == [*reads, Sent("DELETE", GROUP, {}, None)]
     assert result.structured_content == {"group_id": GROUP_ID, "deleted": True, "name": "Designers"}
 
 
-async def test_delete_is_not_sent_when_the_user_declines(connect: Connect, toggl: respx.MockRouter) -> None:
+async def test_delete_is_not_sent_when_the_user_declines(
+    connect: Connect, toggl: respx.MockRouter, mode: str
+) -> None:
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     async with connect(refuse("decline"), organization_id=ORG) as client:
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     text = tool_error(result)
     assert "declined" in text and "no change was sent" in text.lower()
-    assert [s.method for s in sent(toggl)] == ["GET"]
+    assert [s.method for s in sent(toggl)] == ["GET"] * asking_reads(mode)
 
 
 async def test_delete_is_not_sent_when_the_user_accepts_without_ticking_confirm(
-    connect: Connect, toggl: respx.MockRouter
+    connect: Connect, toggl: respx.MockRouter, mode: str
 ) -> None:
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     async with connect(accept(confirm=False), organization_id=ORG) as client:
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     assert "no change was sent" in tool_error(result).lower()
-    assert [s.method for s in sent(toggl)] == ["GET"]
+    assert [s.method for s in sent(toggl)] == ["GET"] * asking_reads(mode)
 
 
 async def test_delete_with_confirm_sends_exactly_one_delete_and_no_read(
@@ -811,12 +832,14 @@ async def test_a_402_without_quota_headers_says_the_plan_lacks_the_feature(
 
 
 async def test_a_429_beyond_the_retry_budget_says_when_to_retry(
-    client: Client, toggl: respx.MockRouter
+    client: Client, toggl: respx.MockRouter, fake_time: FakeTime
 ) -> None:
     toggl.get(GROUPS).respond(429, text="Too many requests", headers={"Retry-After": "120"})
     text = tool_error(await client.call_tool("list_groups", {}))
     assert "retry after 120 s" in text.lower()
     assert "Too many requests" in text
+    # A wait past the budget is not waited at all (on the fake clock, so a regression fails fast).
+    assert fake_time.sleeps == []
 
 
 async def test_a_plain_text_error_body_is_shown_as_toggl_message(

@@ -14,6 +14,7 @@ from tests.conftest import (
     FakeTime,
     Sent,
     accept,
+    asking_reads,
     assert_nothing_sent,
     recording,
     refuse,
@@ -268,8 +269,8 @@ async def test_a_lookup_that_toggl_refuses_reports_toggl_message_and_deletes_not
     assert [s.method for s in sent(toggl)] == ["GET"]
 
 
-async def test_remove_accepted_by_the_user_reuses_the_looked_up_link(
-    connect: Connect, toggl: respx.MockRouter
+async def test_remove_accepted_by_the_user_deletes_the_looked_up_link(
+    connect: Connect, toggl: respx.MockRouter, mode: str
 ) -> None:
     toggl.get(LINKS).respond(200, json=[link(902, 3, 7)])
     toggl.delete(f"{LINKS}/902").respond(200, json="Deleted")
@@ -279,7 +280,7 @@ async def test_remove_accepted_by_the_user_reuses_the_looked_up_link(
     assert not result.is_error, tool_error(result)
     assert len(asked) == 1 and "project 3" in asked[0]
     assert sent(toggl) == [
-        Sent("GET", LINKS, {"project_ids": "3"}, None),
+        *[Sent("GET", LINKS, {"project_ids": "3"}, None)] * asking_reads(mode),
         Sent("DELETE", f"{LINKS}/902", {}, None),
     ]
 

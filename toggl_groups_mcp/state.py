@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -54,12 +55,31 @@ class AppState:
     settings: Settings
     toggl: TogglClient
     cache: TTLCache
-    # Group lists kept briefly, for confirmation previews and complete PUT bodies; dropped on writes.
-    snapshots: TTLCache
     sandbox_url: str | None = None
+    # Answers Toggl gave during one tool call (see `call_memo`), by the id of the call's Context.
+    calls: dict[int, dict[tuple[Any, ...], Any]] = field(default_factory=dict)
 
 
 def app_state(ctx: Context) -> AppState:
     state = ctx.request_context.lifespan_context
     assert isinstance(state, AppState)
     return state
+
+
+def call_memo(ctx: Context) -> dict[tuple[Any, ...], Any]:
+    """Reads made during this tool call, shared by its confirmation preview and its body.
+
+    Anything that decides what a change loses must come from an answer Toggl gave for this call,
+    never from an earlier call's cache: someone may have changed the group in Toggl meanwhile. The
+    memo lives as long as the call's Context (a resolver and the tool body share one), so the
+    preview's read also serves the body without a second request. On the 2026-07-28 protocol a
+    call that asks the human spans two requests, and each gets its own Context: the second one
+    reads afresh, after the human has answered.
+    """
+    state = app_state(ctx)
+    key = id(ctx)
+    memo = state.calls.get(key)
+    if memo is None:
+        memo = state.calls[key] = {}
+        weakref.finalize(ctx, state.calls.pop, key, None)
+    return memo

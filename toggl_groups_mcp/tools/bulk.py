@@ -14,14 +14,14 @@ from typing import Annotated
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state
+from ..state import app_state, call_memo
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup, TogglProjectGroup
 from . import scope
 from .args import GroupId, Id, OrganizationId, WorkspaceId, dedupe
-from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
-from .groups import changed, groups_path, org_groups
-from .project_groups import MAX_PROJECT_IDS, fetch_links, links_changed, links_path
+from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
+from .groups import groups_path, read_groups
+from .project_groups import MAX_PROJECT_IDS, fetch_links, links_path
 from .registry import Safety, tool
 
 # Failures after which the next request would fail the same way: stop and report what remains.
@@ -120,22 +120,20 @@ async def add_group_to_projects(
         )
         return None
 
-    try:
-        return await _Run(ctx, todo, [p for p in wanted if p in linked]).each("linking project", link)
-    finally:
-        links_changed(state, ws, group_id)
+    return await _Run(ctx, todo, [p for p in wanted if p in linked]).each("linking project", link)
 
 
 async def _links_to_remove(
-    state: AppState, ws: int, group_id: int, project_ids: list[int]
+    ctx: Context, ws: int, group_id: int, project_ids: list[int]
 ) -> dict[int, TogglProjectGroup]:
-    key = ("links", ws, group_id, "bulk", tuple(project_ids))
-    cached = state.snapshots.get(key)
-    if cached is not None:
-        return cached
-    links = {x.pid: x for x in await fetch_links(state, ws, project_ids) if x.group_id == group_id}
-    state.snapshots.put(key, links)
-    return links
+    """The group's links to these projects, as Toggl answers for this call (preview and body)."""
+    memo = call_memo(ctx)
+    key = ("links", ws, group_id, tuple(project_ids))
+    if key not in memo:
+        links = await fetch_links(app_state(ctx), ws, project_ids)
+        memo[key] = {x.pid: x for x in links if x.group_id == group_id}
+    found: dict[int, TogglProjectGroup] = memo[key]
+    return found
 
 
 async def _remove_preview(
@@ -145,7 +143,7 @@ async def _remove_preview(
 
     async def preview() -> Preview | None:
         ws = await scope.workspace_id(state, workspace_id)
-        links = await _links_to_remove(state, ws, group_id, dedupe(project_ids) or [])
+        links = await _links_to_remove(ctx, ws, group_id, dedupe(project_ids) or [])
         if not links:
             return None
         return Preview(
@@ -168,7 +166,7 @@ async def remove_group_from_projects(
     project_ids: Annotated[list[Id], _project_list("Projects the group should lose access to")],
     approval: Annotated[Approval, Resolve(_remove_preview)],
     workspace_id: WorkspaceId = None,
-    confirm: bool = ConfirmArg,
+    confirm: StrictBool = ConfirmArg,
 ) -> BulkResult:
     """Remove a group's access to several projects of a workspace.
 
@@ -179,16 +177,14 @@ async def remove_group_from_projects(
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     wanted = dedupe(project_ids) or []
-    links = await _links_to_remove(state, ws, group_id, wanted)
+    links = await _links_to_remove(ctx, ws, group_id, wanted)
     todo = [p for p in wanted if p in links]
 
     async def unlink(project_id: int) -> str | None:
         await state.toggl.request("DELETE", links_path(ws, links[project_id].id))
         return None
 
-    result = await _Run(ctx, todo, [p for p in wanted if p not in links]).each("unlinking project", unlink)
-    links_changed(state, ws, group_id)
-    return result
+    return await _Run(ctx, todo, [p for p in wanted if p not in links]).each("unlinking project", unlink)
 
 
 def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
@@ -202,7 +198,7 @@ async def _offboard_preview(
 
     async def preview() -> Preview | None:
         org = await scope.organization_id(state, organization_id)
-        holding = _groups_of(await org_groups(state, org), user_id)
+        holding = _groups_of(await read_groups(ctx, org), user_id)
         if not holding:
             return None
         return Preview(
@@ -225,7 +221,7 @@ async def remove_user_from_groups(
     user_id: Annotated[int, Field(ge=1, description="Toggl user id (see list_organization_users)")],
     approval: Annotated[Approval, Resolve(_offboard_preview)],
     organization_id: OrganizationId = None,
-    confirm: bool = ConfirmArg,
+    confirm: StrictBool = ConfirmArg,
 ) -> BulkResult:
     """Offboarding: remove a user from every group of the organization that holds them.
 
@@ -234,7 +230,7 @@ async def remove_user_from_groups(
     require_approval(approval, f"remove user {user_id} from groups")
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
-    holding = _groups_of(await org_groups(state, org), user_id)
+    holding = _groups_of(await read_groups(ctx, org), user_id)
     if not holding:
         return BulkResult(done=[], skipped=[], failed=[], remaining=[], complete=True)
 
@@ -247,7 +243,4 @@ async def remove_user_from_groups(
             return f"Toggl refused: {failures[0].get('message', 'no reason given')}"
         return None
 
-    try:
-        return await _Run(ctx, [g.group_id for g in holding], []).each("leaving group", leave)
-    finally:
-        changed(state, org)
+    return await _Run(ctx, [g.group_id for g in holding], []).each("leaving group", leave)

@@ -8,12 +8,21 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state
+from ..state import AppState, app_state, call_memo
 from ..toggl.errors import TogglError
 from ..toggl.models import Group, PatchFailure, PatchOp, TogglGroup, parse_groups
 from . import scope
 from .args import GroupId, GroupName, Id, OrganizationId, Text, dedupe, id_list
-from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
+from .confirm import (
+    Approval,
+    ConfirmArg,
+    Confirmation,
+    Preview,
+    StrictBool,
+    asked_before_this_read,
+    gate,
+    require_approval,
+)
 from .registry import Safety, format_error, tool
 
 PATCH_MAX_OPS = 100
@@ -58,36 +67,30 @@ def groups_path(org: int, group_id: int | None = None) -> str:
     return base if group_id is None else f"{base}/{group_id}"
 
 
-async def org_groups(state: AppState, org: int, *, fresh: bool = False) -> list[TogglGroup]:
-    """Every group of the organization; a snapshot of the last few seconds serves previews."""
-    if not fresh:
-        cached = state.snapshots.get(("groups", org))
-        if cached is not None:
-            return cached
-    groups = parse_groups(await state.toggl.request("GET", groups_path(org)))
-    state.snapshots.put(("groups", org), groups)
+async def read_groups(ctx: Context, org: int, *, again: bool = False) -> list[TogglGroup]:
+    """Every group of the organization, as Toggl answers for this call (one request, shared by
+    the call's preview and body; `again` asks once more)."""
+    memo = call_memo(ctx)
+    key = ("groups", org)
+    if again or key not in memo:
+        memo[key] = parse_groups(await app_state(ctx).toggl.request("GET", groups_path(org)))
+    groups: list[TogglGroup] = memo[key]
     return groups
 
 
-async def find_group(state: AppState, org: int, group_id: int) -> TogglGroup:
-    cached = state.snapshots.get(("groups", org)) is not None
-    for attempt_fresh in (False, True) if cached else (True,):
-        for group in await org_groups(state, org, fresh=attempt_fresh):
-            if group.group_id == group_id:
-                return group
+async def read_group(ctx: Context, org: int, group_id: int, *, again: bool = False) -> TogglGroup:
+    for group in await read_groups(ctx, org, again=again):
+        if group.group_id == group_id:
+            return group
     raise ToolError(
         f"Organization {org} has no group {group_id}; nothing was changed. Look the id up with list_groups."
     )
 
 
-def cached_group(state: AppState, org: int, group_id: int) -> TogglGroup | None:
-    """The group from a snapshot of the last few seconds, without a request."""
-    snapshot = state.snapshots.get(("groups", org)) or []
-    return next((g for g in snapshot if g.group_id == group_id), None)
-
-
-def changed(state: AppState, org: int) -> None:
-    state.snapshots.drop("groups", org)
+def known_group(ctx: Context, org: int, group_id: int) -> TogglGroup | None:
+    """The group as this call already read it, without a request."""
+    groups = call_memo(ctx).get(("groups", org)) or []
+    return next((g for g in groups if g.group_id == group_id), None)
 
 
 def _member_names(group: TogglGroup, user_ids: list[int]) -> str:
@@ -117,10 +120,7 @@ async def list_groups(
         params["name"] = name
     if workspace_id is not None:
         params["workspace"] = workspace_id
-    if params:
-        groups = parse_groups(await state.toggl.request("GET", groups_path(org), params=params))
-    else:
-        groups = await org_groups(state, org, fresh=True)
+    groups = parse_groups(await state.toggl.request("GET", groups_path(org), params=params or None))
     return GroupList(groups=[Group.from_toggl(g) for g in groups], count=len(groups))
 
 
@@ -168,11 +168,9 @@ async def create_group(
     except TogglError as error:
         if error.effect != "unknown":
             raise
-        changed(state, org)
         found = await _find_by_name(state, org, name, error)
         state.toggl.note_created_group(found.group_id)
         return GroupResult(group=Group.from_toggl(found))
-    changed(state, org)
     if not (isinstance(data, dict) and isinstance(data.get("group_id"), int)):
         raise ToolError(
             f"Toggl accepted the new group {name!r} but did not answer with it; "
@@ -202,6 +200,24 @@ async def _find_by_name(state: AppState, org: int, name: str, error: TogglError)
     )
 
 
+def _update_losses(
+    current: TogglGroup, user_ids: list[int] | None, workspace_ids: list[int] | None
+) -> tuple[list[int], list[int]]:
+    """The members and workspaces a PUT with these lists would drop from `current`."""
+    users = [u for u in current.user_ids if user_ids is not None and u not in user_ids]
+    workspaces = [w for w in current.workspaces if workspace_ids is not None and w not in workspace_ids]
+    return users, workspaces
+
+
+def _losses_text(group: TogglGroup, users: list[int], workspaces: list[int]) -> list[str]:
+    lost = []
+    if users:
+        lost.append(f"members removed: {_member_names(group, users)}")
+    if workspaces:
+        lost.append(f"workspaces removed: {', '.join(map(str, workspaces))}")
+    return lost
+
+
 async def _update_preview(
     ctx: Context,
     organization_id: int | None,
@@ -217,17 +233,16 @@ async def _update_preview(
         if user_ids is None and workspace_ids is None:
             return None  # a rename drops nothing
         org = await scope.organization_id(state, organization_id)
-        current = await find_group(state, org, group_id)
-        dropped_users = [u for u in current.user_ids if user_ids is not None and u not in user_ids]
-        dropped_ws = [w for w in current.workspaces if workspace_ids is not None and w not in workspace_ids]
-        if not dropped_users and not dropped_ws:
+        current = await read_group(ctx, org, group_id)
+        users, workspaces = _update_losses(current, user_ids, workspace_ids)
+        # What the human is shown is what the body may drop, and no more (see update_group).
+        call_memo(ctx)[("approved", group_id)] = (set(users), set(workspaces))
+        if not users and not workspaces:
             return None
-        lost = []
-        if dropped_users:
-            lost.append(f"members removed: {_member_names(current, dropped_users)}")
-        if dropped_ws:
-            lost.append(f"workspaces removed: {', '.join(map(str, dropped_ws))}")
-        return Preview(f"Update group {current.name!r} (id {group_id}) in organization {org}:", lost)
+        return Preview(
+            f"Update group {current.name!r} (id {group_id}) in organization {org}:",
+            _losses_text(current, users, workspaces),
+        )
 
     return await gate(ctx, confirm, preview)
 
@@ -247,46 +262,54 @@ async def update_group(
         list[Id] | None,
         id_list("The complete new workspace list; omit to keep the current workspaces"),
     ] = None,
-    confirm: bool = ConfirmArg,
+    confirm: StrictBool = ConfirmArg,
 ) -> UpdatedGroup:
     """Rename a group or replace its member or workspace lists.
 
-    Omitted fields keep their current values (the group is read first, then written whole), so a
-    rename keeps members and workspaces. To add or remove a few members, prefer patch_group.
-    Dropping members or workspaces needs the user's confirmation."""
+    The group is read from Toggl, then written whole, so omitted fields keep their current values
+    and the result says exactly who and what was dropped. To add or remove a few members, prefer
+    patch_group. Dropping members or workspaces needs the user's confirmation."""
     state = app_state(ctx)
     if name is None and user_ids is None and workspace_ids is None:
         raise ToolError("Nothing to change: give name, user_ids or workspace_ids. Nothing was sent to Toggl.")
     require_approval(approval, f"update group {group_id}")
     org = await scope.organization_id(state, organization_id)
     user_ids, workspace_ids = dedupe(user_ids), dedupe(workspace_ids)
-    before = cached_group(state, org, group_id)
-    if before is None and (name is None or user_ids is None or workspace_ids is None):
-        before = await find_group(state, org, group_id)
-    new_name = name if name is not None else before.name if before else ""
-    new_users = user_ids if user_ids is not None else before.user_ids if before else []
-    new_ws = workspace_ids if workspace_ids is not None else before.workspaces if before else []
+    # A human who took a minute to answer may have let someone else change the group: read again.
+    stale = asked_before_this_read(ctx)
+    before = await read_group(ctx, org, group_id, again=stale)
+    users_lost, workspaces_lost = _update_losses(before, user_ids, workspace_ids)
+    if stale:
+        approved_users, approved_workspaces = call_memo(ctx).get(("approved", group_id), (set(), set()))
+        unseen_users = [u for u in users_lost if u not in approved_users]
+        unseen_workspaces = [w for w in workspaces_lost if w not in approved_workspaces]
+        if unseen_users or unseen_workspaces:
+            raise ToolError(
+                f"Not done: group {before.name!r} (id {group_id}) changed in Toggl while the user was "
+                "deciding, and this update would now also drop what they were not shown: "
+                f"{'; '.join(_losses_text(before, unseen_users, unseen_workspaces))}. No change was sent to "
+                "Toggl. Call update_group again to show the user the new preview."
+            )
+    new_name = name if name is not None else before.name
+    new_users = user_ids if user_ids is not None else before.user_ids
+    new_ws = workspace_ids if workspace_ids is not None else before.workspaces
     body = {"name": new_name, "users": new_users, "workspaces": new_ws}
     data = await state.toggl.request("PUT", groups_path(org, group_id), json=body)
-    changed(state, org)
     if isinstance(data, dict) and "group_id" in data:
         after = TogglGroup.model_validate(data)
     else:
         # No group in the answer: report what was sent, members included (not an empty group).
-        names = {u.user_id: u.name for u in before.users} if before else {}
+        names = {u.user_id: u.name for u in before.users}
         users = [{"user_id": u, "name": names.get(u)} for u in new_users]
         after = TogglGroup.model_validate(
             {"group_id": group_id, "name": new_name, "users": users, "workspaces": new_ws}
         )
-    old_users = before.user_ids if before else []
-    old_ws = before.workspaces if before else []
     return UpdatedGroup(
         group=Group.from_toggl(after),
-        # Without a prior read (all three fields given) the change set is unknown: say nothing.
-        added_user_ids=[u for u in new_users if before and u not in old_users],
-        removed_user_ids=[u for u in old_users if u not in new_users],
-        added_workspace_ids=[w for w in new_ws if before and w not in old_ws],
-        removed_workspace_ids=[w for w in old_ws if w not in new_ws],
+        added_user_ids=[u for u in new_users if u not in before.user_ids],
+        removed_user_ids=users_lost,
+        added_workspace_ids=[w for w in new_ws if w not in before.workspaces],
+        removed_workspace_ids=workspaces_lost,
     )
 
 
@@ -350,16 +373,19 @@ async def _patch_preview(
         if not remove_user_ids and not remove_workspace_ids:
             return None
         org = await scope.organization_id(state, organization_id)
-        current = await find_group(state, org, group_id)
-        users = [u for u in dict.fromkeys(remove_user_ids or []) if u in current.user_ids]
-        workspaces = [w for w in dict.fromkeys(remove_workspace_ids or []) if w in current.workspaces]
+        current = await read_group(ctx, org, group_id)
+        removing_users = list(dict.fromkeys(remove_user_ids or []))
+        removing_workspaces = list(dict.fromkeys(remove_workspace_ids or []))
+        users = [u for u in removing_users if u in current.user_ids]
+        workspaces = [w for w in removing_workspaces if w in current.workspaces]
         if not users and not workspaces:
             return None  # removing what is not there loses nothing
-        lost = []
-        if users:
-            lost.append(f"members removed: {_member_names(current, users)}")
-        if workspaces:
-            lost.append(f"workspaces removed: {', '.join(map(str, workspaces))}")
+        lost = _losses_text(current, users, workspaces)
+        # Named but not there now: the approval covers them too, should they join meanwhile.
+        absent = [f"user {u}" for u in removing_users if u not in users]
+        absent += [f"workspace {w}" for w in removing_workspaces if w not in workspaces]
+        if absent:
+            lost.append(f"also removed if they are back by then (not in the group now): {', '.join(absent)}")
         return Preview(f"Change group {current.name!r} (id {group_id}) in organization {org}:", lost)
 
     return await gate(ctx, confirm, preview)
@@ -380,7 +406,7 @@ async def patch_group(
     remove_user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to remove from the group")] = None,
     add_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to assign the group to")] = None,
     remove_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to unassign")] = None,
-    confirm: bool = ConfirmArg,
+    confirm: StrictBool = ConfirmArg,
 ) -> PatchResult:
     """Add or remove members and workspaces without touching the rest of the group.
 
@@ -397,7 +423,6 @@ async def patch_group(
         try:
             data = await state.toggl.request("PATCH", groups_path(org, group_id), json=batch)
         except TogglError as error:
-            changed(state, org)
             if not succeeded and not failed:
                 raise
             pending = ops[start:]
@@ -432,7 +457,6 @@ async def patch_group(
             except ValueError:
                 parsed = patch if isinstance(patch, dict) else {}
             failed.append(PatchFailure(patch=parsed, message=str(entry.get("message", ""))))
-    changed(state, org)
     return PatchResult(group_id=group_id, complete=not failed, succeeded=succeeded, failed=failed)
 
 
@@ -443,7 +467,7 @@ async def _delete_preview(
 
     async def preview() -> Preview:
         org = await scope.organization_id(state, organization_id)
-        group = await find_group(state, org, group_id)
+        group = await read_group(ctx, org, group_id)
         members = _member_names(group, group.user_ids) or "none"
         workspaces = ", ".join(map(str, group.workspaces)) or "none"
         return Preview(
@@ -464,17 +488,15 @@ async def delete_group(
     group_id: GroupId,
     approval: Annotated[Approval, Resolve(_delete_preview)],
     organization_id: OrganizationId = None,
-    confirm: bool = ConfirmArg,
+    confirm: StrictBool = ConfirmArg,
 ) -> DeletedGroup:
     """Delete a group. Its members lose the project access the group gave them.
 
-    Needs the user's confirmation: without confirm, the user is asked with a preview of the
-    members and workspaces that would be lost, or the preview is returned as an error."""
+    Needs the user's confirmation, with a preview of the members and workspaces that would be
+    lost."""
     require_approval(approval, f"delete group {group_id}")
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
-    known = cached_group(state, org, group_id)
+    known = known_group(ctx, org, group_id)
     await state.toggl.request("DELETE", groups_path(org, group_id))
-    changed(state, org)
-    state.snapshots.drop("links")  # the group's project links went with it
     return DeletedGroup(group_id=group_id, name=known.name if known else None)

@@ -8,11 +8,11 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state
+from ..state import AppState, app_state, call_memo
 from ..toggl.models import ProjectLink, TogglProjectGroup, parse_links
 from . import scope
 from .args import GroupId, Id, ProjectId, WorkspaceId, dedupe
-from .confirm import Approval, ConfirmArg, Confirmation, Preview, gate, require_approval
+from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
 from .registry import Safety, tool
 
 # Toggl takes the ids in one query parameter; keep URLs comfortably short.
@@ -42,12 +42,6 @@ class LinkRemoved(BaseModel):
 def links_path(ws: int, link_id: int | None = None) -> str:
     base = f"/workspaces/{ws}/project_groups"
     return base if link_id is None else f"{base}/{link_id}"
-
-
-def links_changed(state: AppState, ws: int, group_id: int | None) -> None:
-    """Links looked up for previews go stale when we change a link of that group (of any group,
-    when the group is not known)."""
-    state.snapshots.drop("links", ws, *([group_id] if group_id is not None else []))
 
 
 async def fetch_links(state: AppState, ws: int, project_ids: list[int]) -> list[TogglProjectGroup]:
@@ -94,7 +88,6 @@ async def add_project_group(
     await state.toggl.request(
         "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
     )
-    links_changed(state, ws, group_id)
     return LinkAdded(workspace_id=ws, project_id=project_id, group_id=group_id)
 
 
@@ -112,8 +105,13 @@ def _check_link_args(project_group_id: int | None, project_id: int | None, group
         )
 
 
-async def _find_link(state: AppState, ws: int, project_id: int, group_id: int) -> TogglProjectGroup:
-    links = await fetch_links(state, ws, [project_id])
+async def _find_link(ctx: Context, ws: int, project_id: int, group_id: int) -> TogglProjectGroup:
+    """The link, as Toggl answers for this call (the preview's read serves the body too)."""
+    memo = call_memo(ctx)
+    key = ("links", ws, project_id)
+    if key not in memo:
+        memo[key] = await fetch_links(app_state(ctx), ws, [project_id])
+    links: list[TogglProjectGroup] = memo[key]
     for link in links:
         if link.group_id == group_id and link.pid == project_id:
             return link
@@ -143,11 +141,7 @@ async def _remove_preview(
                 "lose the access to the project that this link gave them."
             )
         assert project_id is not None and group_id is not None
-        # On 2026-07-28 the resolver runs again once the user has answered: reuse the lookup.
-        link = state.snapshots.get(("links", ws, group_id, "one", project_id))
-        if link is None:
-            link = await _find_link(state, ws, project_id, group_id)
-            state.snapshots.put(("links", ws, group_id, "one", project_id), link)
+        link = await _find_link(ctx, ws, project_id, group_id)
         return Preview(
             f"Remove group {group_id}'s access to project {project_id} in workspace {ws} "
             f"(link {link.id}): the group's members lose the access it gave them."
@@ -175,7 +169,7 @@ async def remove_project_group(
     group_id: Annotated[
         int | None, Field(ge=1, description="With project_id, instead of project_group_id")
     ] = None,
-    confirm: bool = ConfirmArg,
+    confirm: StrictBool = ConfirmArg,
 ) -> LinkRemoved:
     """Remove a group's access to a project.
 
@@ -188,9 +182,6 @@ async def remove_project_group(
     link_id = project_group_id
     if link_id is None:
         assert project_id is not None and group_id is not None
-        known = state.snapshots.get(("links", ws, group_id, "one", project_id))
-        link = known if known is not None else await _find_link(state, ws, project_id, group_id)
-        link_id = link.id
+        link_id = (await _find_link(ctx, ws, project_id, group_id)).id
     await state.toggl.request("DELETE", links_path(ws, link_id))
-    links_changed(state, ws, group_id)
     return LinkRemoved(workspace_id=ws, project_group_id=link_id, project_id=project_id, group_id=group_id)
