@@ -11,6 +11,22 @@
 It imports nothing from the rest of the server package; uvicorn loads only when a server starts.
 Demo ids are constants in ``toggl_groups_mcp.sandbox.demo``.
 
+At scale: ``SandboxConfig(large_org=True)`` (``--large-org``) adds a fourth organization, Megacorp
+Holdings (``demo.ORG_MEGACORP``, Alex is admin): 3,000 organization users, 1,500 projects in three
+workspaces (1,200 / 200 / 100; 15 archived), 300 groups of 15 members, each in one workspace and
+linked to 3 to 8 of its projects (1,650 links). Deterministic (no randomness), built in ~10 ms; the
+``MEGACORP_*`` constants and ``megacorp_*`` functions of ``demo`` give its sizes, ids and names.
+Reset brings it back while the config says ``large_org``; an existing ``--state`` file is loaded
+as it is, with or without it. At that size the endpoints behave as Toggl's: organization users
+come 50 a page by default, projects 151 (``per_page`` up to 200 for both), while
+/organizations/{id}/groups is not paged and answers all 300 groups at once.
+
+Fault ``ignore_per_page`` (``SandboxConfig``, ``--ignore-per-page``, POST /__sandbox/faults, or
+``sandbox.faults.update(ignore_per_page=True)``): project and organization-user listings answer
+every matching item on page 1 and nothing on later pages, whatever ``per_page`` asks (``page``
+and ``per_page`` are still checked). Toggl has been seen to answer more than asked, so a client
+must neither assume at most ``per_page`` items nor stop paging only on an exactly full page.
+
 Choices where Toggl documents nothing (marked inferred in the reference):
 - PUT replaces the whole group: omitted ``users`` / ``workspaces`` become empty.
 - PATCH: an unknown, empty or missing ``op`` (anything but "add" / "remove") makes the whole

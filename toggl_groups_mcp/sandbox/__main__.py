@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds after creation during which a group is unknown to project-group calls",
     )
+    parser.add_argument(
+        "--ignore-per-page",
+        action="store_true",
+        help="project and organization-user listings answer every item on page 1, whatever per_page asks",
+    )
+    parser.add_argument(
+        "--large-org",
+        action="store_true",
+        help="add Megacorp Holdings to the demo data: 3,000 users, 1,500 projects, 300 groups",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: %(default)s)")
     return parser
 
@@ -73,6 +83,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         error_rate=args.error_rate,
         seed=args.seed,
         consistency_delay=args.consistency_delay,
+        ignore_per_page=args.ignore_per_page,
+        large_org=args.large_org,
         log_level=args.log_level,
         allow_remote=args.allow_remote,
     )

@@ -60,9 +60,9 @@ PLAN_LACKS_FEATURE = "This feature is not available on your organization's plan"
 CONTROL_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
-PROJECTS_DEFAULT_PER_PAGE = 151
-ORG_USERS_DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
+PROJECTS_DEFAULT_PER_PAGE = 151  # /workspaces/{id}/projects without per_page
+ORG_USERS_DEFAULT_PER_PAGE = 50  # /organizations/{id}/users without per_page
+MAX_PER_PAGE = 200  # groups are never paged: /organizations/{id}/groups answers all of them
 
 _ORG_PATH = re.compile(r"^/organizations/(\d+)(?:/|$)")
 _WORKSPACE_PATH = re.compile(r"^/workspaces/(\d+)(?:/|$)")
@@ -118,7 +118,9 @@ def _query_int(request: Request, name: str, default: int | None = None) -> int |
         raise ApiError(400, f"Invalid number '{raw}' for parameter {name}") from None
 
 
-def _paging(request: Request, default_per_page: int) -> tuple[int, int]:
+def _paging(sandbox: Sandbox, request: Request, default_per_page: int) -> tuple[int, int | None]:
+    """(page, per_page), checked; per_page None under the ``ignore_per_page`` fault (every item on
+    page 1, as Toggl has been seen to answer more than asked)."""
     page = _query_int(request, "page", 1)
     per_page = _query_int(request, "per_page", default_per_page)
     assert page is not None and per_page is not None
@@ -126,7 +128,7 @@ def _paging(request: Request, default_per_page: int) -> tuple[int, int]:
         raise ApiError(400, "page must be a positive number")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ApiError(400, f"per_page must be between 1 and {MAX_PER_PAGE}")
-    return page, per_page
+    return page, None if sandbox.faults.ignore_per_page else per_page
 
 
 # ---- Toggl endpoints ---------------------------------------------------------------------------
@@ -204,7 +206,7 @@ def _projects(sandbox: Sandbox, request: Request) -> Any:
     active_values: dict[str, bool | None] = {"true": True, "false": False, "both": None}
     if active_raw not in active_values:
         raise ApiError(400, "active must be true, false or both")
-    page, per_page = _paging(request, PROJECTS_DEFAULT_PER_PAGE)
+    page, per_page = _paging(sandbox, request, PROJECTS_DEFAULT_PER_PAGE)
     return sandbox.store.list_projects(
         request.path_params["workspace_id"],
         text=[request.query_params.get("name") or "", request.query_params.get("search") or ""],
@@ -215,7 +217,7 @@ def _projects(sandbox: Sandbox, request: Request) -> Any:
 
 
 def _org_users(sandbox: Sandbox, request: Request) -> Any:
-    page, per_page = _paging(request, ORG_USERS_DEFAULT_PER_PAGE)
+    page, per_page = _paging(sandbox, request, ORG_USERS_DEFAULT_PER_PAGE)
     return sandbox.store.list_org_users(
         request.path_params["organization_id"],
         text=request.query_params.get("filter"),

@@ -17,6 +17,13 @@ class SandboxConfig:
     ``hourly_quota`` and ``user_hourly_quota`` of ``None`` mean "not enforced": answers still carry
     quota headers, counting down from a nominal 1,000,000 per hour.
 
+    ``ignore_per_page`` (a knob) makes project and organization-user listings answer every
+    matching item on page 1 (and nothing on later pages), whatever ``per_page`` asks, as Toggl
+    has been seen to: a client must not rely on getting at most ``per_page``.
+
+    ``large_org`` adds the large demo organization, Megacorp Holdings (``demo.ORG_MEGACORP``:
+    3,000 users, 1,500 projects, 300 groups), to the demo data at start and at every reset.
+
     A ``host`` other than a loopback address (or ``localhost``) needs ``allow_remote=True``: the
     control API has no credentials, so anyone who can reach the port can reset the state.
     """
@@ -34,6 +41,8 @@ class SandboxConfig:
     error_rate: float = 0.0
     seed: int | None = None
     consistency_delay: float = 0.0
+    ignore_per_page: bool = False
+    large_org: bool = False
     log_level: str = "warning"
     allow_remote: bool = False
 

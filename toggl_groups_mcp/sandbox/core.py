@@ -29,7 +29,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
         self.config = replace(config or SandboxConfig(), **overrides)
-        self.store = Store(self.config.token, self.config.state_path)
+        self.store = Store(self.config.token, self.config.state_path, large_org=self.config.large_org)
         self.faults = Faults(self.config)
         self.requests: list[dict[str, Any]] = []
         self._sequence = itertools.count(1)
@@ -41,7 +41,8 @@ class Sandbox:
         return self.config.token
 
     def reset(self, *, keep_faults: bool = False) -> None:
-        """Demo data back, request log emptied; knobs back to the config unless ``keep_faults``."""
+        """Demo data back (with the large organization if the config says ``large_org``), request
+        log emptied; knobs back to the config unless ``keep_faults``."""
         self.store.reset()
         with self._log_lock:
             self.requests.clear()

@@ -5,6 +5,19 @@
 - Globex Research: Alex is admin; its own workspace, users and groups (one also named
   "Designers", which proves group names are unique per organization only).
 - Initech: Alex is a plain member, so group and user endpoints answer 403 there.
+
+Opt-in (``SandboxConfig(large_org=True)``, ``--large-org``), a fourth organization for trying the
+server at scale, where whole answers outgrow a model's context:
+
+- Megacorp Holdings (``ORG_MEGACORP``, Enterprise plan): Alex is admin (not owner). 3,000
+  organization users (Alex and 2,999 generated, ``megacorp_user_name``; a few admins, inactive or
+  not joined), three workspaces with 1,500 projects (1,200 / 200 / 100, ``megacorp_project_name``,
+  every 100th archived), 300 groups of 15 members each (``megacorp_group_name``, unique, each
+  assigned to one workspace) and 1,650 project links (3 to 8 per group, in its workspace).
+- Ids are blocks starting at the ``FIRST_MEGACORP_*`` constants: record ``n`` (0-based) has id
+  ``FIRST_... + n``; see ``megacorp_group_id`` and friends. They sit below ``FIRST_NEW_GROUP_ID``
+  and ``FIRST_NEW_PROJECT_GROUP_ID``, so new ids are the same with or without the large org.
+- Built without randomness (arithmetic on the index only): two builds are equal, in ~10 ms.
 """
 
 from __future__ import annotations
@@ -48,6 +61,40 @@ GROUP_INITECH_OPERATORS = 3150064
 FIRST_NEW_GROUP_ID = 3150101
 FIRST_NEW_PROJECT_GROUP_ID = 4700201
 
+# ---- the large organization (only with large_org) ------------------------------------------------
+
+ORG_MEGACORP = 7104612
+WS_MEGACORP_DELIVERY = 8231611  # 1,200 projects, 240 groups
+WS_MEGACORP_RESEARCH = 8231622  # 200 projects, 30 groups
+WS_MEGACORP_INTERNAL = 8231633  # 100 projects, 30 groups
+MEGACORP_WORKSPACES = (WS_MEGACORP_DELIVERY, WS_MEGACORP_RESEARCH, WS_MEGACORP_INTERNAL)
+MEGACORP_PROJECTS_PER_WORKSPACE = {
+    WS_MEGACORP_DELIVERY: 1200,
+    WS_MEGACORP_RESEARCH: 200,
+    WS_MEGACORP_INTERNAL: 100,
+}
+
+MEGACORP_USERS = 3000  # organization users, Alex included
+MEGACORP_GENERATED_USERS = MEGACORP_USERS - 1
+MEGACORP_PROJECTS = 1500
+MEGACORP_ARCHIVED_EVERY = 100  # project n (1-based) with n % 100 == 0 is archived
+MEGACORP_ARCHIVED_PROJECTS = MEGACORP_PROJECTS // MEGACORP_ARCHIVED_EVERY  # 15: 12 / 2 / 1
+MEGACORP_GROUPS = 300
+MEGACORP_GROUP_SIZE = 15
+MEGACORP_LINKS_MIN, MEGACORP_LINKS_MAX = 3, 8  # project links per group: 3 + index % 6
+MEGACORP_PROJECT_LINKS = 1650
+
+FIRST_MEGACORP_USER_ID = 6200001  # generated users; Alex keeps USER_ALEX
+FIRST_MEGACORP_MEMBER_ID = 9410001  # Alex's record; generated user n has FIRST_... + 1 + n
+FIRST_MEGACORP_PROJECT_ID = 2100001
+FIRST_MEGACORP_GROUP_ID = 3140001
+FIRST_MEGACORP_PROJECT_GROUP_ID = 4690001
+
+USER_MEGACORP_OWNER = FIRST_MEGACORP_USER_ID  # "Aaron Abbott", admin and owner
+GROUP_MEGACORP_FIRST = FIRST_MEGACORP_GROUP_ID  # "Accounting Alpha", in WS_MEGACORP_DELIVERY
+GROUP_MEGACORP_LAST = FIRST_MEGACORP_GROUP_ID + MEGACORP_GROUPS - 1  # "Security Oscar", Internal
+PROJECT_MEGACORP_FIRST = FIRST_MEGACORP_PROJECT_ID  # "Atlas Migration 0001", in Delivery
+
 
 def _user(user_id: int, fullname: str, domain: str) -> User:
     email = fullname.lower().replace(" ", ".") + "@" + domain
@@ -59,7 +106,8 @@ def _user(user_id: int, fullname: str, domain: str) -> User:
     )
 
 
-def build_demo_state() -> State:
+def build_demo_state(*, large_org: bool = False) -> State:
+    """The demo data; with ``large_org`` also Megacorp Holdings (see the module docstring)."""
     state = State(
         me_user_id=USER_ALEX,
         default_workspace_id=WS_ACME_DESIGN,
@@ -179,4 +227,162 @@ def build_demo_state() -> State:
     state.projects = {p.id: p for p in projects}
     state.groups = {g.id: g for g in groups}
     state.project_groups = {pg.id: pg for pg in project_groups}
+    if large_org:
+        _add_megacorp(state)
     return state
+
+
+# ---- Megacorp Holdings: names and ids are arithmetic on an index, so every build is the same -----
+
+_FIRST_NAMES = tuple(
+    (
+        "Aaron Abigail Adrian Aisha Amelia Andre Anika Arjun Beatriz Benjamin Carla Carlos Chloe "
+        "Daniel Daria David Elena Emeka Emily Erik Fatima Felix Freya Gabriel Grace Hamza Hannah Hugo "
+        "Ines Isaac Jana Javier Julia Kai Kavya Laura Leon Lucia Marco Maria Mateo Maya Mei Nadia "
+        "Noah Olga Omar Paula Pedro Priya Rafael Rosa Samuel Sofia Tariq Tomas Valentina Victor Yara "
+        "Zoe"
+    ).split()
+)
+_LAST_NAMES = tuple(
+    (
+        "Abbott Adeyemi Andersen Bauer Becker Brennan Castillo Costa Dalton Dubois Eriksen Fischer "
+        "Fontaine Garcia Gupta Hansen Herrera Ito Jensen Kapoor Keller Kim Kowalski Larsen Lopez "
+        "Mancini Meyer Moreau Nakamura Nguyen Novak Oliveira Park Quinn Rossi Santos Schmidt Silva "
+        "Singh Sorensen Tanaka Torres Valdez Varga Wagner Walsh Weber Yamamoto Young Zielinski"
+    ).split()
+)
+_PROJECT_CODENAMES = tuple(
+    (
+        "Atlas Beacon Cobalt Delta Ember Falcon Granite Harbor Indigo Juniper Keystone Lumen Meridian "
+        "Nimbus Orion Pioneer Quartz Radiant Summit Tundra Unity Vertex Willow Xenon Zephyr"
+    ).split()
+)
+_PROJECT_KINDS = tuple(
+    "Migration Rollout Audit Redesign Integration Launch Research Support Upgrade Campaign".split()
+)
+_DEPARTMENTS = tuple(
+    (
+        "Accounting Analytics Brand Compliance Support Data Design DevOps Engineering Facilities "
+        "Finance Legal Marketing Operations Partnerships Product Quality Research Sales Security"
+    ).split()
+)
+_TEAMS = tuple(
+    "Alpha Bravo Charlie Delta Echo Foxtrot Golf Hotel India Juliet Kilo Lima Mike November Oscar".split()
+)
+_COLORS = ("#0b83d9", "#9e5bd9", "#d94182", "#e36a00", "#bf7000", "#2da608", "#06a893", "#c9806b")
+
+
+def megacorp_user_name(n: int) -> str:
+    """Generated user ``n`` (0 … 2,998): every first/last name pair once, so names are unique."""
+    first = n % len(_FIRST_NAMES)
+    last = (n // len(_FIRST_NAMES) + 7 * first) % len(_LAST_NAMES)
+    return f"{_FIRST_NAMES[first]} {_LAST_NAMES[last]}"
+
+
+def megacorp_user_id(n: int) -> int:
+    return FIRST_MEGACORP_USER_ID + n
+
+
+def megacorp_project_name(n: int) -> str:
+    """Project ``n`` (1 … 1,500), e.g. "Atlas Migration 0001"; the number makes it unique."""
+    codename = _PROJECT_CODENAMES[(n - 1) % len(_PROJECT_CODENAMES)]
+    kind = _PROJECT_KINDS[(n - 1) // len(_PROJECT_CODENAMES) % len(_PROJECT_KINDS)]
+    return f"{codename} {kind} {n:04d}"
+
+
+def megacorp_project_id(n: int) -> int:
+    """Project ``n`` (1 … 1,500): 1–1,200 in Delivery, 1,201–1,400 in Research, the rest Internal."""
+    return FIRST_MEGACORP_PROJECT_ID + n - 1
+
+
+def megacorp_group_name(n: int) -> str:
+    """Group ``n`` (0 … 299): "<department> <team>", e.g. "Accounting Alpha", all different."""
+    return f"{_DEPARTMENTS[n // len(_TEAMS)]} {_TEAMS[n % len(_TEAMS)]}"
+
+
+def megacorp_group_id(n: int) -> int:
+    return FIRST_MEGACORP_GROUP_ID + n
+
+
+def megacorp_group_workspace(n: int) -> int:
+    """Eight groups in ten work in Delivery, one in Research, one in Internal."""
+    return {8: WS_MEGACORP_RESEARCH, 9: WS_MEGACORP_INTERNAL}.get(n % 10, WS_MEGACORP_DELIVERY)
+
+
+def megacorp_group_members(n: int) -> list[int]:
+    """The 15 generated users of group ``n``: users ``n``, ``n + 300``, ``n + 600`` … (modulo 2,999),
+    so every generated user is in one group or two, and the 15 are all different."""
+    return [
+        megacorp_user_id((n + j * MEGACORP_GROUPS) % MEGACORP_GENERATED_USERS)
+        for j in range(MEGACORP_GROUP_SIZE)
+    ]
+
+
+def megacorp_group_projects(n: int) -> list[int]:
+    """The projects group ``n`` is linked to: 3 to 8 (``3 + n % 6``), all in its workspace."""
+    workspace = megacorp_group_workspace(n)
+    first = 1 + sum(
+        MEGACORP_PROJECTS_PER_WORKSPACE[w]
+        for w in MEGACORP_WORKSPACES[: MEGACORP_WORKSPACES.index(workspace)]
+    )
+    size = MEGACORP_PROJECTS_PER_WORKSPACE[workspace]
+    count = MEGACORP_LINKS_MIN + n % (MEGACORP_LINKS_MAX - MEGACORP_LINKS_MIN + 1)
+    # A stride of 37 never wraps onto itself within 8 steps for 100, 200 or 1,200 projects.
+    return [megacorp_project_id(first + (n * 7 + k * 37) % size) for k in range(count)]
+
+
+def _add_megacorp(state: State) -> None:
+    domain = "megacorp.example"
+    state.organizations[ORG_MEGACORP] = Organization(ORG_MEGACORP, "Megacorp Holdings", "Enterprise")
+    state.members[FIRST_MEGACORP_MEMBER_ID] = OrgMember(
+        FIRST_MEGACORP_MEMBER_ID, ORG_MEGACORP, USER_ALEX, admin=True
+    )
+    for n in range(MEGACORP_GENERATED_USERS):
+        user_id = megacorp_user_id(n)
+        state.users[user_id] = _user(user_id, megacorp_user_name(n), domain)
+        member_id = FIRST_MEGACORP_MEMBER_ID + 1 + n
+        state.members[member_id] = OrgMember(
+            member_id,
+            ORG_MEGACORP,
+            user_id,
+            admin=n % 500 == 0,
+            owner=n == 0,
+            inactive=n % 173 == 172,
+            joined=n % 257 != 256,
+        )
+    names = {
+        WS_MEGACORP_DELIVERY: "Megacorp Delivery",
+        WS_MEGACORP_RESEARCH: "Megacorp Research",
+        WS_MEGACORP_INTERNAL: "Megacorp Internal",
+    }
+    n = 1
+    for workspace_id in MEGACORP_WORKSPACES:
+        state.workspaces[workspace_id] = Workspace(workspace_id, ORG_MEGACORP, names[workspace_id])
+        for _ in range(MEGACORP_PROJECTS_PER_WORKSPACE[workspace_id]):
+            project_id = megacorp_project_id(n)
+            state.projects[project_id] = Project(
+                project_id,
+                workspace_id,
+                megacorp_project_name(n),
+                active=n % MEGACORP_ARCHIVED_EVERY != 0,
+                color=_COLORS[n % len(_COLORS)],
+                billable=n % 3 == 0,
+                is_private=n % 7 == 0,
+                created_at=f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}T08:00:00+00:00",
+            )
+            n += 1
+    link_id = FIRST_MEGACORP_PROJECT_GROUP_ID
+    for n in range(MEGACORP_GROUPS):
+        group_id = megacorp_group_id(n)
+        workspace_id = megacorp_group_workspace(n)
+        state.groups[group_id] = Group(
+            group_id,
+            ORG_MEGACORP,
+            megacorp_group_name(n),
+            f"2026-03-02T{8 + n // 60:02d}:{n % 60:02d}:00+00:00",
+            megacorp_group_members(n),
+            [workspace_id],
+        )
+        for project_id in megacorp_group_projects(n):
+            state.project_groups[link_id] = ProjectGroup(link_id, workspace_id, project_id, group_id)
+            link_id += 1

@@ -1,5 +1,6 @@
 """Fault knobs: latency, a leaky bucket, hourly quotas, plan 402s, random and scripted failures,
-dropped connections and eventual consistency. Changeable at runtime from any thread."""
+dropped connections, eventual consistency and an ignored ``per_page``. Changeable at runtime from
+any thread."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ KNOBS = (
     "error_rate",
     "seed",
     "consistency_delay",
+    "ignore_per_page",
 )
+BOOLEAN_KNOBS = ("plan_402", "ignore_per_page")
 
 RuleKind = Literal["fail", "drop", "drop_after"]
 BudgetKey = int | None
@@ -116,6 +119,8 @@ class Faults:
         self.error_rate = 0.0
         self.seed: int | None = None
         self.consistency_delay = 0.0
+        # Project and organization-user listings answer every item on page 1, whatever per_page says.
+        self.ignore_per_page = False
         self._rng = random.Random()
         self._tokens = 0.0
         self._refilled_at = clock()
@@ -266,9 +271,9 @@ class Faults:
 
 
 def _check_knob(name: str, value: Any) -> Any:
-    if name == "plan_402":
+    if name in BOOLEAN_KNOBS:
         if not isinstance(value, bool):
-            raise ValueError("plan_402 must be a boolean")
+            raise ValueError(f"{name} must be a boolean")
         return value
     if name in ("rate_per_sec", "hourly_quota", "user_hourly_quota", "seed") and value is None:
         return None

@@ -9,7 +9,7 @@ hand-edited or foreign file is refused at start rather than failing later as a 5
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 STATE_VERSION = 1
@@ -108,7 +108,7 @@ class State:
             "default_workspace_id": self.default_workspace_id,
             "next_group_id": self.next_group_id,
             "next_project_group_id": self.next_project_group_id,
-            **{name: [asdict(record) for record in getattr(self, name).values()] for name in _TABLES},
+            **{name: [_record_json(record) for record in getattr(self, name).values()] for name in _TABLES},
         }
 
     @classmethod
@@ -179,6 +179,12 @@ _REFERENCES = (
     ("project_groups", "project_id", "projects"),
     ("project_groups", "group_id", "groups"),
 )
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    """``dataclasses.asdict`` for the flat records here, several times faster (it matters for the
+    large organization, saved on every change): fields in order, lists copied."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in vars(record).items()}
 
 
 def _is_int(value: Any) -> bool:

@@ -77,7 +77,8 @@ def atomic_write_json(path: Path, data: Any) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
+            # One dumps and one write: json.dump would write the large organization piece by piece.
+            handle.write(json.dumps(data, indent=1))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -107,22 +108,32 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _paginate(rows: list[Any], page: int, per_page: int) -> list[Any]:
+def _paginate(rows: list[Any], page: int, per_page: int | None) -> list[Any]:
+    """One page; ``per_page`` None is the ``ignore_per_page`` fault: the first page holds every row."""
+    if per_page is None:
+        return rows if page == 1 else []
     start = (page - 1) * per_page
     return rows[start : start + per_page]
 
 
 class Store:
     """The sandbox's data and Toggl's rules over it. Thread-safe: tests may read or reset it from
-    another thread while the server runs."""
+    another thread while the server runs.
+
+    ``large_org`` adds the large demo organization to the demo data, at start when there is no
+    state file yet and at every reset; an existing state file is loaded as it is.
+    """
 
     def __init__(
         self,
         token: str,
         state_path: str | Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        large_org: bool = False,
     ) -> None:
         self.token = token
+        self.large_org = large_org
         self.path = Path(state_path) if state_path is not None else None
         self._clock = clock
         self._lock = threading.RLock()
@@ -134,9 +145,9 @@ class Store:
 
     def _load(self) -> State:
         if self.path is None:
-            return build_demo_state()
+            return build_demo_state(large_org=self.large_org)
         if not self.path.exists():
-            state = build_demo_state()
+            state = build_demo_state(large_org=self.large_org)
             atomic_write_json(self.path, state.to_json())
             return state
         try:
@@ -153,7 +164,7 @@ class Store:
     def reset(self) -> None:
         """Back to the demo data (and saved, when a state file is configured)."""
         with self._lock:
-            self.state = build_demo_state()
+            self.state = build_demo_state(large_org=self.large_org)
             self._group_created.clear()
             self._commit()
 
@@ -275,7 +286,7 @@ class Store:
             return rows
 
     def list_projects(
-        self, workspace_id: int, *, text: Iterable[str], active: bool | None, page: int, per_page: int
+        self, workspace_id: int, *, text: Iterable[str], active: bool | None, page: int, per_page: int | None
     ) -> list[dict[str, Any]]:
         with self._lock:
             self._require_workspace(workspace_id, admin=False)
@@ -315,7 +326,7 @@ class Store:
             ]
 
     def list_org_users(
-        self, org_id: int, *, text: str | None, page: int, per_page: int
+        self, org_id: int, *, text: str | None, page: int, per_page: int | None
     ) -> list[dict[str, Any]]:
         with self._lock:
             self._require_org(org_id)
@@ -329,17 +340,23 @@ class Store:
                     continue
                 rows.append((member, user))
             rows.sort(key=lambda mu: (mu[1].fullname.casefold(), mu[1].id))
-            return [self._org_user_json(member, user) for member, user in _paginate(rows, page, per_page)]
+            # Computed once per answer, not per user: the large organization has 3,000 users.
+            workspaces = sorted(
+                (w for w in self.state.workspaces.values() if w.organization_id == org_id), key=lambda w: w.id
+            )
+            groups_of: dict[int, list[dict[str, Any]]] = {}
+            for g in sorted(self.state.groups.values(), key=lambda g: g.name.casefold()):
+                if g.organization_id == org_id:
+                    for user_id in dict.fromkeys(g.user_ids):
+                        groups_of.setdefault(user_id, []).append({"group_id": g.id, "name": g.name})
+            return [
+                self._org_user_json(member, user, workspaces, groups_of.get(user.id, []))
+                for member, user in _paginate(rows, page, per_page)
+            ]
 
-    def _org_user_json(self, member: OrgMember, user: Any) -> dict[str, Any]:
-        org_workspaces = [
-            w for w in self.state.workspaces.values() if w.organization_id == member.organization_id
-        ]
-        groups = [
-            {"group_id": g.id, "name": g.name}
-            for g in sorted(self.state.groups.values(), key=lambda g: g.name.casefold())
-            if g.organization_id == member.organization_id and user.id in g.user_ids
-        ]
+    def _org_user_json(
+        self, member: OrgMember, user: Any, org_workspaces: list[Workspace], groups: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         return {
             "id": member.id,
             "user_id": user.id,
@@ -358,17 +375,20 @@ class Store:
                     "admin": member.admin,
                     "role": "admin" if member.admin else "user",
                 }
-                for w in sorted(org_workspaces, key=lambda w: w.id)
+                for w in org_workspaces
             ],
-            "groups": groups,
+            "groups": [dict(g) for g in groups],
         }
 
     # ---- groups --------------------------------------------------------------------------------
 
-    def _group_json(self, group: Group) -> dict[str, Any]:
-        members = {
-            m.user_id: m for m in self.state.members.values() if m.organization_id == group.organization_id
-        }
+    def _org_members(self, org_id: int) -> dict[int, OrgMember]:
+        return {m.user_id: m for m in self.state.members.values() if m.organization_id == org_id}
+
+    def _group_json(self, group: Group, members: dict[int, OrgMember] | None = None) -> dict[str, Any]:
+        """``members``: the organization's, by user id, when the caller answers many groups at once."""
+        if members is None:
+            members = self._org_members(group.organization_id)
         users = []
         for user_id in group.user_ids:
             user = self.state.users.get(user_id)
@@ -392,19 +412,23 @@ class Store:
             "workspaces": sorted(group.workspace_ids),
         }
 
-    def _sorted_groups(self, groups: Iterable[Group]) -> list[dict[str, Any]]:
-        return [self._group_json(g) for g in sorted(groups, key=lambda g: (g.name.casefold(), g.id))]
+    def _sorted_groups(self, org_id: int, groups: Iterable[Group]) -> list[dict[str, Any]]:
+        members = self._org_members(org_id)
+        return [self._group_json(g, members) for g in sorted(groups, key=lambda g: (g.name.casefold(), g.id))]
 
     def list_groups(self, org_id: int, *, name: str | None, workspace_id: int | None) -> list[dict[str, Any]]:
         with self._lock:
             self._require_org(org_id)
             needle = (name or "").casefold()
             return self._sorted_groups(
-                g
-                for g in self.state.groups.values()
-                if g.organization_id == org_id
-                and needle in g.name.casefold()
-                and (workspace_id is None or workspace_id in g.workspace_ids)
+                org_id,
+                [
+                    g
+                    for g in self.state.groups.values()
+                    if g.organization_id == org_id
+                    and needle in g.name.casefold()
+                    and (workspace_id is None or workspace_id in g.workspace_ids)
+                ],
             )
 
     def workspace_groups(self, org_id: int, workspace_id: int) -> list[dict[str, Any]]:
@@ -414,9 +438,12 @@ class Store:
             if workspace is None or workspace.organization_id != org_id:
                 raise ApiError(404, RESOURCE_NOT_FOUND)
             return self._sorted_groups(
-                g
-                for g in self.state.groups.values()
-                if g.organization_id == org_id and workspace_id in g.workspace_ids
+                org_id,
+                [
+                    g
+                    for g in self.state.groups.values()
+                    if g.organization_id == org_id and workspace_id in g.workspace_ids
+                ],
             )
 
     def _validated_group_body(
