@@ -64,11 +64,10 @@ async def demo() -> None:
         show(f"{len(tools.tools)} tools: " + ", ".join(t.name for t in tools.tools))
         s = Session(client)
 
-        say("Which organization and workspace?")
+        say("Which organization and workspace? (one call: organizations with their workspaces)")
         org = (await s.call("list_organizations", {}))["organizations"][0]
-        show(f"organization {org['id']}: {org['name']}")
-        workspace = (await s.call("list_workspaces", {"organization_id": org["id"]}))["workspaces"][0]
-        show(f"workspace {workspace['id']}: {workspace['name']}")
+        workspace = org["workspaces"][0]
+        show(f"organization {org['id']}: {org['name']}; workspace {workspace['id']}: {workspace['name']}")
 
         say("Who is in the organization, and which projects are there?")
         users = (await s.call("list_organization_users", {"organization_id": org["id"]}))["users"]
@@ -93,7 +92,7 @@ async def demo() -> None:
         )["group"]
         show(
             f"group {group['group_id']}: {group['name']}, members: "
-            + ", ".join(m["name"] for m in group["members"])
+            + ", ".join(m.get("name") or str(m["user_id"]) for m in group["members"])
         )
 
         say(f"Give it access to the project {project['name']!r}")
@@ -103,19 +102,14 @@ async def demo() -> None:
         )
         show("done")
 
-        say(f"Who can access {project['name']!r} through groups?")
-        links = (
-            await s.call(
-                "list_project_groups", {"workspace_id": workspace["id"], "project_ids": [project["id"]]}
-            )
-        )["links"]
-        groups = {
-            g["group_id"]: g for g in (await s.call("list_groups", {"organization_id": org["id"]}))["groups"]
-        }
-        for link in links:
-            g = groups.get(link["group_id"], {"name": "?", "members": []})
-            names = ", ".join(m["name"] or str(m["user_id"]) for m in g["members"]) or "nobody"
-            show(f"{g['name']} (group {link['group_id']}, link {link['project_group_id']}): {names}")
+        say(f"Who can access {project['name']!r} through groups? (one call, answered in names)")
+        access = await s.call(
+            "get_project_access",
+            {"organization_id": org["id"], "workspace_id": workspace["id"], "project_ids": [project["id"]]},
+        )
+        for g in access["projects"][0]["groups"]:
+            names = ", ".join(m.get("name") or str(m["user_id"]) for m in g.get("members") or []) or "nobody"
+            show(f"{g.get('name')} (group {g['group_id']}, link {g['project_group_id']}): {names}")
 
         say("Delete the group WITHOUT confirmation (this client cannot ask the human)")
         refused = await s.call(
@@ -127,7 +121,7 @@ async def demo() -> None:
         deleted = await s.call(
             "delete_group", {"organization_id": org["id"], "group_id": group["group_id"], "confirm": True}
         )
-        show(f"deleted group {deleted['group_id']} ({deleted['name'] or 'name unknown'})")
+        show(f"deleted group {deleted['group_id']} ({deleted.get('name') or 'name unknown'})")
 
         quota = await s.call("get_quota", {"organization_id": org["id"]})
         say(

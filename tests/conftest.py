@@ -39,6 +39,8 @@ READ_TOOLS = {
     "list_groups",
     "list_workspace_groups",
     "list_project_groups",
+    "get_group",
+    "get_project_access",
 }
 
 ALL_TOOLS = READ_TOOLS | {
@@ -278,3 +280,8 @@ def tool_error(result: CallToolResult) -> str:
 def assert_nothing_sent(toggl: respx.MockRouter) -> None:
     assert toggl.calls.call_count == 0
     assert sent(toggl) == []
+
+
+def ids_of(items: list[dict[str, Any]]) -> list[int]:
+    """The ids of named items in a result: members ({user_id, name}) or workspaces ({id, name})."""
+    return [item["user_id"] if "user_id" in item else item["id"] for item in items]

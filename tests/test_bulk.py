@@ -23,6 +23,14 @@ def links(*pids: int, group_id: int = GROUP) -> list[dict[str, int]]:
     return [{"id": 900 + pid, "group_id": group_id, "pid": pid, "wid": WS} for pid in pids]
 
 
+@pytest.fixture
+def named(toggl: respx.MockRouter) -> None:
+    """What a preview reads for names: the workspace list and the workspace's projects."""
+    toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Studio", "organization_id": ORG}])
+    toggl.get(f"/workspaces/{WS}/projects").respond(json=[{"id": 1, "name": "Web"}, {"id": 2, "name": "App"}])
+    toggl.get(f"/organizations/{ORG}/groups").respond(json=[{"group_id": GROUP, "name": "Design"}])
+
+
 def quota_exhausted() -> httpx.Response:
     return httpx.Response(
         402,
@@ -51,9 +59,7 @@ async def test_add_group_to_projects_skips_existing_links_and_adds_the_rest(
         "skipped": [2],
         "failed": [],
         "remaining": [],
-        "stopped": None,
         "complete": True,
-        "quota_remaining": None,
     }
 
 
@@ -148,7 +154,7 @@ async def test_progress_is_reported_for_each_project(toggl: respx.MockRouter, co
 
 
 async def test_remove_group_from_projects_previews_without_confirmation_and_deletes_nothing(
-    toggl: respx.MockRouter, connect: Connect
+    toggl: respx.MockRouter, connect: Connect, named: None
 ) -> None:
     toggl.get(f"/workspaces/{WS}/project_groups").respond(json=links(1, 2))
     deletes = toggl.delete(url__regex=rf"/workspaces/{WS}/project_groups/\d+").respond(json="OK")
@@ -157,14 +163,14 @@ async def test_remove_group_from_projects_previews_without_confirmation_and_dele
             "remove_group_from_projects", {"workspace_id": WS, "group_id": GROUP, "project_ids": [1, 2, 3]}
         )
     text = error_text(result)
-    assert (
-        "Confirmation required" in text and "project 1 (link 901)" in text and "project 2 (link 902)" in text
-    )
+    assert "Confirmation required" in text
+    assert "Design (5) loses access to 2 project(s) in Studio (100):" in text
+    assert "Web (1, link 901), App (2, link 902)" in text
     assert deletes.call_count == 0
 
 
 async def test_remove_group_from_projects_after_the_user_accepts_skips_unlinked(
-    toggl: respx.MockRouter, connect: Connect, mode: str
+    toggl: respx.MockRouter, connect: Connect, mode: str, named: None
 ) -> None:
     listing = toggl.get(f"/workspaces/{WS}/project_groups").respond(json=links(1, 2))
     deletes = toggl.delete(url__regex=rf"/workspaces/{WS}/project_groups/\d+").respond(json="OK")
@@ -254,9 +260,7 @@ async def test_offboarding_a_user_in_no_group_changes_nothing(
         "skipped": [],
         "failed": [],
         "remaining": [],
-        "stopped": None,
         "complete": True,
-        "quota_remaining": None,
     }
 
 

@@ -191,3 +191,19 @@ def test_an_unknown_log_level_exits_2_with_one_line_naming_the_option() -> None:
     lines = completed.stderr.decode().strip().splitlines()
     assert len(lines) == 1, lines
     assert "--log-level" in lines[0] and "'chatty'" in lines[0]
+
+
+def test_the_text_and_time_budgets_are_read_from_the_environment() -> None:
+    env = {"TOGGL_API_TOKEN": "t", "TOGGL_MCP_TEXT_BUDGET": "8000", "TOGGL_MCP_BULK_SECONDS": "12.5"}
+    settings = Settings.from_env(env)
+    assert (settings.text_budget, settings.bulk_seconds) == (8000, 12.5)
+    defaults = Settings.from_env({"TOGGL_API_TOKEN": "t"})
+    assert (defaults.text_budget, defaults.bulk_seconds) == (20_000, 40.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("TOGGL_MCP_TEXT_BUDGET", "lots"), ("TOGGL_MCP_BULK_SECONDS", "-1")]
+)
+def test_a_bad_budget_is_an_error_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"TOGGL_API_TOKEN": "t", name: value})

@@ -24,17 +24,18 @@ async def test_list_organizations_is_lean_and_a_second_call_spends_no_request(
     toggl: respx.MockRouter, connect: Connect
 ) -> None:
     route = toggl.get("/me/organizations").respond(json=ORGS)
+    workspaces = toggl.get("/me/workspaces").respond(json=WORKSPACES)
     async with connect() as client:
         first = await client.call_tool("list_organizations", {})
         second = await client.call_tool("list_organizations", {})
     assert first.structured_content == {
         "organizations": [
-            {"id": 10, "name": "Acme", "admin": True},
-            {"id": 20, "name": "Side", "admin": False},
+            {"id": 10, "name": "Acme", "admin": True, "workspaces": [{"id": 100, "name": "Main"}]},
+            {"id": 20, "name": "Side", "admin": False, "workspaces": [{"id": 200, "name": "Other"}]},
         ]
     }
     assert second.structured_content == first.structured_content
-    assert route.call_count == 1
+    assert route.call_count == 1 and workspaces.call_count == 1
 
 
 async def test_list_workspaces_filters_by_organization_and_strips_the_token(
@@ -62,7 +63,7 @@ async def test_list_projects_sends_search_active_and_paging(
     params = route.calls.last.request.url.params
     assert dict(params) == {"search": "Web", "active": "both", "page": "2", "per_page": "1"}
     assert result.structured_content == {
-        "projects": [{"id": 1, "name": "Website", "active": True, "client_id": None}],
+        "projects": [{"id": 1, "name": "Website", "active": True}],
         "page": 2,
         "per_page": 1,
         "more": True,

@@ -20,7 +20,7 @@ from mcp.types import CallToolResult, Tool
 
 from tests.conftest import FakeTime, client_mode, make_settings, result_text
 from toggl_groups_mcp.server import build_server
-from toggl_groups_mcp.tools.registry import all_tools
+from toggl_groups_mcp.tools.toolsets import all_tools
 
 EXAMPLES_PER_TOOL = 40
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

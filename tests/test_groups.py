@@ -18,6 +18,7 @@ from tests.conftest import (
     accept,
     asking_reads,
     assert_nothing_sent,
+    ids_of,
     recording,
     refuse,
     sent,
@@ -64,6 +65,24 @@ def echo_patch(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"success": json.loads(request.content), "failure": []})
 
 
+WORKSPACES = [
+    {"id": 100, "name": "Studio", "organization_id": ORG},
+    {"id": 101, "name": "Lab", "organization_id": ORG},
+]
+
+
+@pytest.fixture(autouse=True)
+def names_in_toggl(toggl: respx.MockRouter) -> None:
+    """What previews read for names: the workspaces, and (for a deletion) the projects the group
+    reaches. Routed first, so these win over a test's own routes for the same paths; a test of
+    exact requests lists them."""
+    toggl.get("/me/workspaces").respond(json=WORKSPACES)
+    toggl.get("/workspaces/100/projects").respond(json=[{"id": 3006, "name": "Intranet"}])
+    toggl.get("/workspaces/101/projects").respond(json=[{"id": 3107, "name": "Prototype"}])
+    toggl.get("/workspaces/100/project_groups").respond(json=[{"id": 900, "pid": 3006, "group_id": GROUP_ID}])
+    toggl.get("/workspaces/101/project_groups").respond(json=[{"id": 901, "pid": 3107, "group_id": 99}])
+
+
 @pytest.fixture
 async def client(connect: Connect) -> AsyncIterator[Client]:
     """A client whose server knows the organization (TOGGL_ORGANIZATION_ID)."""
@@ -83,7 +102,7 @@ async def test_list_groups_sends_one_get_for_the_explicit_organization(
     assert not result.is_error
     assert sent(toggl) == [Sent("GET", "/organizations/42/groups", {}, None)]
     assert result.structured_content is not None
-    assert result.structured_content["count"] == 1
+    assert result.structured_content["total"] == 1
 
 
 async def test_list_groups_passes_name_and_workspace_as_toggl_query_parameters(
@@ -138,7 +157,7 @@ async def test_list_groups_tolerates_groups_with_missing_fields(
     result = await client.call_tool("list_groups", {})
     assert not result.is_error
     assert result.structured_content is not None
-    assert result.structured_content["count"] == 2
+    assert result.structured_content["total"] == 2
     assert result.structured_content["groups"][1]["members"] == []
 
 
@@ -337,7 +356,7 @@ async def test_rename_keeps_members_and_workspaces(client: Client, toggl: respx.
         Sent("PUT", GROUP, {}, {"name": "UX", "users": [11, 12], "workspaces": [100, 101]}),
     ]
     assert result.structured_content is not None
-    assert result.structured_content["removed_user_ids"] == []
+    assert ids_of(result.structured_content["removed_members"]) == []
     assert result.structured_content["group"]["name"] == "UX"
 
 
@@ -391,8 +410,8 @@ async def test_update_with_confirm_and_every_field_reads_once_to_say_what_it_dro
         Sent("PUT", GROUP, {}, {"name": "UX", "users": [13], "workspaces": [102]}),
     ]
     assert result.structured_content is not None
-    assert result.structured_content["removed_user_ids"] == [11, 12]
-    assert result.structured_content["added_user_ids"] == [13]
+    assert ids_of(result.structured_content["removed_members"]) == [11, 12]
+    assert ids_of(result.structured_content["added_members"]) == [13]
 
 
 async def test_update_that_drops_members_without_confirmation_previews_them_and_sends_no_put(
@@ -419,7 +438,7 @@ async def test_update_that_only_adds_members_needs_no_confirmation(
         Sent("PUT", GROUP, {}, {"name": "Designers", "users": [11, 12, 13], "workspaces": [100, 101]}),
     ]
     assert result.structured_content is not None
-    assert result.structured_content["added_user_ids"] == [13]
+    assert ids_of(result.structured_content["added_members"]) == [13]
 
 
 async def test_update_that_drops_members_is_sent_when_the_user_accepts(
@@ -439,7 +458,7 @@ async def test_update_that_drops_members_is_sent_when_the_user_accepts(
         Sent("PUT", GROUP, {}, {"name": "Designers", "users": [11], "workspaces": [100, 101]}),
     ]
     assert result.structured_content is not None
-    assert result.structured_content["removed_user_ids"] == [12]
+    assert ids_of(result.structured_content["removed_members"]) == [12]
 
 
 @pytest.mark.parametrize("action", ["decline", "cancel"])
@@ -452,7 +471,8 @@ async def test_update_that_drops_members_is_not_sent_when_the_user_refuses(
     text = tool_error(result)
     assert "no change was sent" in text.lower()
     assert ("declined" if action == "decline" else "cancel") in text
-    assert sent(toggl) == [Sent("GET", GROUPS, {}, None)] * asking_reads(mode)
+    assert {s.method for s in sent(toggl)} == {"GET"}
+    assert [s.path for s in sent(toggl)].count(GROUPS) == asking_reads(mode)
 
 
 async def test_update_with_nothing_to_change_is_refused_without_a_request(
@@ -610,14 +630,17 @@ async def test_patch_with_more_than_100_operations_is_split_over_several_request
     assert len(result.structured_content["succeeded"]) == 101
 
 
-async def test_patch_with_more_ids_than_the_limit_is_refused_without_a_request(
-    client: Client, toggl: respx.MockRouter, unexpected: respx.Route
+async def test_patch_of_more_than_10000_ids_is_sent_in_batches_within_toggl_limits(
+    client: Client, toggl: respx.MockRouter
 ) -> None:
+    patches = toggl.patch(GROUP).mock(side_effect=echo_patch)
     result = await client.call_tool(
         "patch_group", {"group_id": GROUP_ID, "add_user_ids": list(range(1, 10_002))}
     )
-    assert "add_user_ids" in tool_error(result)
-    assert_nothing_sent(toggl)
+    assert not result.is_error, tool_error(result)
+    bodies = [json.loads(c.request.content) for c in patches.calls]
+    assert [len(body) for body in bodies] == [100, 1]
+    assert all(len(op["value"]) <= 100 for body in bodies for op in body)
 
 
 async def test_patch_answered_200_with_failures_reports_an_incomplete_result(
@@ -699,9 +722,18 @@ async def test_delete_without_confirmation_previews_name_members_and_workspaces(
     text = tool_error(result)
     assert "Designers" in text
     assert "Ada Lovelace" in text and "Bob Marley" in text
-    assert "100" in text and "101" in text
+    assert "workspace assignments: Studio (100), Lab (101)" in text
+    assert "access to 1 project(s) through this group: Intranet (3006, Studio)" in text
     assert "confirm" in text and "no change was sent" in text.lower()
-    assert sent(toggl) == [Sent("GET", GROUPS, {}, None)]
+    # The group, then per workspace its projects and who can reach them, then workspace names.
+    assert sent(toggl) == [
+        Sent("GET", GROUPS, {}, None),
+        Sent("GET", "/workspaces/100/projects", {"active": "both", "per_page": "200", "page": "1"}, None),
+        Sent("GET", "/workspaces/100/project_groups", {"project_ids": "3006"}, None),
+        Sent("GET", "/workspaces/101/projects", {"active": "both", "per_page": "200", "page": "1"}, None),
+        Sent("GET", "/workspaces/101/project_groups", {"project_ids": "3107"}, None),
+        Sent("GET", "/me/workspaces", {}, None),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -731,8 +763,8 @@ async def test_delete_is_sent_when_the_user_accepts_the_question_naming_the_grou
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     assert not result.is_error, tool_error(result)
     assert len(asked) == 1 and "Designers" in asked[0]
-    reads = [Sent("GET", GROUPS, {}, None)] * asking_reads(mode)
-    assert sent(toggl) == [*reads, Sent("DELETE", GROUP, {}, None)]
+    assert [s for s in sent(toggl) if s.method != "GET"] == [Sent("DELETE", GROUP, {}, None)]
+    assert [s.path for s in sent(toggl)].count(GROUPS) == asking_reads(mode)
     assert result.structured_content == {"group_id": GROUP_ID, "deleted": True, "name": "Designers"}
 
 
@@ -744,7 +776,8 @@ async def test_delete_is_not_sent_when_the_user_declines(
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     text = tool_error(result)
     assert "declined" in text and "no change was sent" in text.lower()
-    assert [s.method for s in sent(toggl)] == ["GET"] * asking_reads(mode)
+    assert {s.method for s in sent(toggl)} == {"GET"}
+    assert [s.path for s in sent(toggl)].count(GROUPS) == asking_reads(mode)
 
 
 async def test_delete_is_not_sent_when_the_user_accepts_without_ticking_confirm(
@@ -754,7 +787,8 @@ async def test_delete_is_not_sent_when_the_user_accepts_without_ticking_confirm(
     async with connect(accept(confirm=False), organization_id=ORG) as client:
         result = await client.call_tool("delete_group", {"group_id": GROUP_ID})
     assert "no change was sent" in tool_error(result).lower()
-    assert [s.method for s in sent(toggl)] == ["GET"] * asking_reads(mode)
+    assert {s.method for s in sent(toggl)} == {"GET"}
+    assert [s.path for s in sent(toggl)].count(GROUPS) == asking_reads(mode)
 
 
 async def test_delete_with_confirm_sends_exactly_one_delete_and_no_read(

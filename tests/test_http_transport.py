@@ -89,13 +89,20 @@ async def test_a_client_with_the_token_calls_tools_over_http(mode: str) -> None:
     with respx.mock(base_url=settings.api_url, assert_all_called=False) as toggl:
         toggl.route(host="127.0.0.1").pass_through()
         toggl.get("/me/organizations").respond(json=[{"id": 1, "name": "Acme", "admin": True}])
+        toggl.get("/me/workspaces").respond(json=[{"id": 5, "name": "Main", "organization_id": 1}])
         async with serving(settings) as url:
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
             async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
                 tools = await client.list_tools()
                 result = await client.call_tool("list_organizations", {})
     assert len(tools.tools) >= 9
-    assert result.structured_content == {"organizations": [{"id": 1, "name": "Acme", "admin": True}]}
+    assert result.structured_content == {
+        "organizations": [
+            {"id": 1, "name": "Acme", "admin": True, "workspaces": [{"id": 5, "name": "Main"}]}
+        ],
+        "default_organization_id": 1,
+        "default_workspace_id": 5,
+    }
 
 
 # -- the real command: the bearer token comes from the environment ---------------------------------

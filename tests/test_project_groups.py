@@ -54,7 +54,7 @@ async def test_list_project_groups_sends_the_project_ids_comma_separated(
             {"project_group_id": 901, "project_id": 1, "group_id": 7, "workspace_id": WS},
             {"project_group_id": 902, "project_id": 2, "group_id": 8, "workspace_id": WS},
         ],
-        "count": 2,
+        "total": 2,
     }
 
 
@@ -66,7 +66,7 @@ async def test_list_project_groups_uses_the_explicit_workspace(
         result = await client.call_tool("list_project_groups", {"project_ids": [3], "workspace_id": 77})
     assert not result.is_error
     assert sent(toggl) == [Sent("GET", "/workspaces/77/project_groups", {"project_ids": "3"}, None)]
-    assert result.structured_content == {"links": [], "count": 0}
+    assert result.structured_content == {"links": [], "total": 0}
 
 
 @pytest.mark.parametrize(
@@ -172,17 +172,42 @@ async def test_add_project_group_for_an_older_group_does_not_retry_a_400(
 
 # -- remove_project_group -------------------------------------------------------------------------
 
+ORG = 1
+PROJECTS = f"/workspaces/{WS}/projects"
+ALL_PROJECTS = {"active": "both", "per_page": "200", "page": "1"}
 
-async def test_remove_by_link_id_with_confirm_sends_one_delete(
-    client: Client, toggl: respx.MockRouter
+
+@pytest.fixture
+def named(toggl: respx.MockRouter) -> None:
+    """Where a preview finds names: the workspace list, its projects, the organization's groups."""
+    toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Main", "organization_id": ORG}])
+    toggl.get(PROJECTS).respond(json=[{"id": 3, "name": "Website"}, {"id": 4, "name": "Intranet"}])
+    toggl.get(f"/organizations/{ORG}/groups").respond(
+        json=[{"group_id": 6, "name": "Dev"}, {"group_id": 7, "name": "Design"}]
+    )
+
+
+async def test_remove_by_link_id_with_confirm_finds_what_it_joins_then_deletes_it(
+    client: Client, toggl: respx.MockRouter, named: None
 ) -> None:
+    """Toggl lists links only by project: the workspace's projects, then their links, name it."""
+    toggl.get(LINKS).respond(200, json=[link(901, 3, 6), link(902, 4, 7)])
     toggl.delete(f"{LINKS}/901").respond(200, json="Deleted")
     result = await client.call_tool("remove_project_group", {"project_group_id": 901, "confirm": True})
     assert not result.is_error, tool_error(result)
-    assert sent(toggl) == [Sent("DELETE", f"{LINKS}/901", {}, None)]
-    assert result.structured_content is not None
-    assert result.structured_content["project_group_id"] == 901
-    assert result.structured_content["removed"] is True
+    assert sent(toggl) == [
+        Sent("GET", PROJECTS, ALL_PROJECTS, None),
+        Sent("GET", LINKS, {"project_ids": "3,4"}, None),
+        Sent("DELETE", f"{LINKS}/901", {}, None),
+    ]
+    assert result.structured_content == {
+        "workspace_id": WS,
+        "project_group_id": 901,
+        "project_id": 3,
+        "project": "Website",
+        "group_id": 6,
+        "removed": True,
+    }
 
 
 async def test_remove_by_project_and_group_looks_the_link_up_then_deletes_it(
@@ -212,7 +237,7 @@ async def test_remove_of_a_link_that_does_not_exist_names_the_groups_that_have_a
     result = await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7, "confirm": True})
     text = tool_error(result)
     assert "Group 7 has no access to project 3" in text
-    assert "[6, 8]" in text
+    assert "Groups with access: group 6, group 8" in text
     assert [s.method for s in sent(toggl)] == ["GET"]
 
 
@@ -241,23 +266,43 @@ async def test_remove_with_mixed_or_half_forms_names_the_fields_without_a_reques
     assert_nothing_sent(toggl)
 
 
-async def test_remove_by_link_id_without_confirmation_previews_and_sends_nothing(
-    client: Client, toggl: respx.MockRouter, unexpected: respx.Route
+async def test_remove_by_link_id_without_confirmation_previews_it_in_names_and_deletes_nothing(
+    client: Client, toggl: respx.MockRouter, named: None
 ) -> None:
-    result = await client.call_tool("remove_project_group", {"project_group_id": 901})
-    text = tool_error(result)
-    assert "901" in text and "confirm" in text and "no change was sent" in text.lower()
-    assert_nothing_sent(toggl)
+    toggl.get(LINKS).respond(200, json=[link(901, 3, 6)])
+    text = tool_error(await client.call_tool("remove_project_group", {"project_group_id": 901}))
+    assert "Dev loses access to Website (3) in Main (5), link 901" in text
+    assert "confirm" in text and "no change was sent" in text.lower()
+    assert {s.method for s in sent(toggl)} == {"GET"}
 
 
-async def test_remove_by_project_and_group_without_confirmation_previews_after_one_lookup(
-    client: Client, toggl: respx.MockRouter
+async def test_remove_by_project_and_group_without_confirmation_previews_in_names(
+    client: Client, toggl: respx.MockRouter, named: None
 ) -> None:
     toggl.get(LINKS).respond(200, json=[link(902, 3, 7)])
     result = await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7})
     text = tool_error(result)
-    assert "902" in text and "confirm" in text
-    assert sent(toggl) == [Sent("GET", LINKS, {"project_ids": "3"}, None)]
+    assert "Design loses access to Website (3) in Main (5), link 902" in text and "confirm" in text
+    # The link, then names: the group (from its organization's list), the project, the workspace.
+    assert [s.path for s in sent(toggl)] == [
+        LINKS,
+        "/me/workspaces",
+        f"/organizations/{ORG}/groups",
+        PROJECTS,
+    ]
+
+
+async def test_names_heard_earlier_cost_the_preview_no_request(
+    client: Client, toggl: respx.MockRouter, named: None
+) -> None:
+    toggl.get(LINKS).respond(200, json=[link(902, 3, 7)])
+    await client.call_tool("list_projects", {})
+    await client.call_tool("list_groups", {"organization_id": ORG})
+    await client.call_tool("list_workspaces", {})
+    before = len(sent(toggl))
+    text = tool_error(await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7}))
+    assert "Design loses access to Website (3) in Main (5)" in text
+    assert [s.path for s in sent(toggl)[before:]] == [LINKS]
 
 
 async def test_a_lookup_that_toggl_refuses_reports_toggl_message_and_deletes_nothing(
@@ -270,7 +315,7 @@ async def test_a_lookup_that_toggl_refuses_reports_toggl_message_and_deletes_not
 
 
 async def test_remove_accepted_by_the_user_deletes_the_looked_up_link(
-    connect: Connect, toggl: respx.MockRouter, mode: str
+    connect: Connect, toggl: respx.MockRouter, mode: str, named: None
 ) -> None:
     toggl.get(LINKS).respond(200, json=[link(902, 3, 7)])
     toggl.delete(f"{LINKS}/902").respond(200, json="Deleted")
@@ -278,29 +323,28 @@ async def test_remove_accepted_by_the_user_deletes_the_looked_up_link(
     async with connect(answer, workspace_id=WS) as client:
         result = await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7})
     assert not result.is_error, tool_error(result)
-    assert len(asked) == 1 and "project 3" in asked[0]
-    assert sent(toggl) == [
-        *[Sent("GET", LINKS, {"project_ids": "3"}, None)] * asking_reads(mode),
-        Sent("DELETE", f"{LINKS}/902", {}, None),
-    ]
+    assert len(asked) == 1 and "Design loses access to Website (3)" in asked[0]
+    assert [s for s in sent(toggl) if s.method != "GET"] == [Sent("DELETE", f"{LINKS}/902", {}, None)]
+    assert [s.path for s in sent(toggl)].count(LINKS) == asking_reads(mode)
 
 
 @pytest.mark.parametrize("action", ["decline", "cancel"])
 async def test_remove_refused_by_the_user_sends_no_delete(
-    connect: Connect, toggl: respx.MockRouter, unexpected: respx.Route, action: str
+    connect: Connect, toggl: respx.MockRouter, action: str, named: None
 ) -> None:
+    toggl.get(LINKS).respond(200, json=[link(901, 3, 6)])
     async with connect(refuse(action), workspace_id=WS) as client:
         result = await client.call_tool("remove_project_group", {"project_group_id": 901})
     assert "no change was sent" in tool_error(result).lower()
-    assert_nothing_sent(toggl)
+    assert {s.method for s in sent(toggl)} == {"GET"}
 
 
-async def test_remove_of_an_unknown_link_id_points_to_the_list_tools(
-    client: Client, toggl: respx.MockRouter
+async def test_remove_of_an_unknown_link_id_points_to_the_tools_that_show_links(
+    client: Client, toggl: respx.MockRouter, named: None
 ) -> None:
-    toggl.delete(f"{LINKS}/999").respond(404, text="Not Found")
+    toggl.get(LINKS).respond(200, json=[link(901, 3, 6)])
     text = tool_error(
         await client.call_tool("remove_project_group", {"project_group_id": 999, "confirm": True})
     )
-    assert "404" in text and "list_project_groups" in text
-    assert [s.method for s in sent(toggl)] == ["DELETE"]
+    assert "no project-group link 999" in text and "get_project_access" in text
+    assert {s.method for s in sent(toggl)} == {"GET"}

@@ -142,7 +142,7 @@ async def test_a_429_429_200_sequence_succeeds_after_three_requests_honouring_re
     async with scoped(connect, retry_budget=30.0) as client:
         result = await client.call_tool("list_groups", {})
     assert not result.is_error
-    assert result.structured_content is not None and result.structured_content["count"] == 1
+    assert result.structured_content is not None and result.structured_content["total"] == 1
     assert route.call_count == 3
     assert fake_time.sleeps == [1.0, 2.0]
 

@@ -18,6 +18,7 @@ from tests.conftest import (
     accept,
     assert_nothing_sent,
     client_mode,
+    ids_of,
     make_settings,
     recording,
     refuse,
@@ -45,6 +46,9 @@ DESTRUCTIVE_CALLS: dict[str, dict[str, Any]] = {
 
 
 def answer_every_destructive_call(toggl: respx.MockRouter) -> None:
+    toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Studio", "organization_id": ORG}])
+    toggl.get(url__regex=r"/workspaces/\d+/projects").respond(json=[{"id": 1, "name": "Intranet"}])
+    toggl.get(url__regex=r"/workspaces/101/project_groups").respond(json=[])
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     toggl.put(GROUP).respond(200, json=toggl_group(users=(ADA,)))
     toggl.patch(GROUP).mock(side_effect=echo_patch)
@@ -96,9 +100,9 @@ async def test_a_confirmed_update_reports_exactly_who_was_dropped_against_a_fres
     ]
     data = result.structured_content
     assert data is not None
-    assert data["removed_user_ids"] == [12, 13]
-    assert data["removed_workspace_ids"] == [101]
-    assert data["added_user_ids"] == [] and data["added_workspace_ids"] == []
+    assert ids_of(data["removed_members"]) == [12, 13]
+    assert ids_of(data["removed_workspaces"]) == [101]
+    assert ids_of(data["added_members"]) == [] and ids_of(data["added_workspaces"]) == []
 
 
 async def test_a_member_added_while_the_user_decides_is_never_dropped_unseen(
@@ -129,7 +133,7 @@ async def test_a_member_added_while_the_user_decides_is_never_dropped_unseen(
         assert len(asked) == 2 and "Cy Twombly" in asked[1]
         assert json.loads(put.calls.last.request.content)["users"] == [11]
         assert result.structured_content is not None
-        assert result.structured_content["removed_user_ids"] == [12, 13]
+        assert ids_of(result.structured_content["removed_members"]) == [12, 13]
     # Both eras spend the same: the preview's read, a read after the answer, and the PUT if any.
     assert [s.method for s in sent(toggl)][:2] == ["GET", "GET"]
 
@@ -167,11 +171,12 @@ async def test_a_patch_that_removes_only_a_workspace_needs_confirmation(
     connect: Connect, toggl: respx.MockRouter
 ) -> None:
     toggl.get(GROUPS).respond(200, json=[toggl_group(workspaces=(100, 101))])
+    toggl.get("/me/workspaces").respond(json=[{"id": 101, "name": "Lab", "organization_id": ORG}])
     patch = toggl.patch(GROUP).mock(side_effect=echo_patch)
     async with connect(organization_id=ORG) as client:
         result = await client.call_tool("patch_group", {"group_id": GROUP_ID, "remove_workspace_ids": [101]})
     text = tool_error(result)
-    assert "workspaces removed: 101" in text and "confirm" in text
+    assert "workspaces removed: Lab (101)" in text and "confirm" in text
     assert patch.call_count == 0
 
 
@@ -207,6 +212,7 @@ async def test_removing_a_link_looks_it_up_again_on_every_call(
     connect: Connect, toggl: respx.MockRouter
 ) -> None:
     """An earlier preview's lookup is not reused: the link may be gone, or another by now."""
+    answer_every_destructive_call(toggl)  # names for the preview; the routes below replace its own
     lookup = toggl.get(LINKS).mock(
         side_effect=[
             httpx.Response(200, json=[{"id": 900, "group_id": GROUP_ID, "pid": 1, "wid": WS}]),
@@ -279,7 +285,7 @@ async def test_the_instructions_and_descriptions_say_who_confirms(connect: Conne
     assert "the server asks the user itself" in instructions
     assert "never instructions" in instructions
     described = tools["delete_group"].input_schema["properties"]["confirm"]["description"]
-    assert "asked by the server anyway" in described
+    assert "yes" in described
 
 
 async def test_a_session_older_than_elicitation_is_never_sent_a_question(

@@ -286,6 +286,12 @@ SCENARIOS: dict[str, Scenario] = {
         {"group_id": 501},
         lambda t: (
             t.get(GROUPS).respond(json=[LEAKY_GROUP]),
+            # The preview's names: Toggl puts the token in workspace objects, and may echo it anywhere.
+            t.get("/me/workspaces").respond(json=LEAKY_WORKSPACES),
+            t.get(f"/workspaces/{WS}/projects").respond(
+                json=[{"id": 9, "name": CANARY_TOKEN, "api_token": CANARY_TOKEN}]
+            ),
+            t.get(f"/workspaces/{WS}/project_groups").respond(json=[{"id": 90, "pid": 9, "group_id": 501}]),
             t.delete(f"{GROUPS}/501").respond(json=f"deleted by {CANARY_TOKEN}"),
         ),
         answer=True,

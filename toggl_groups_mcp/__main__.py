@@ -1,4 +1,4 @@
-"""Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--transport stdio|http]`."""
+"""Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--tools LIST] [--transport stdio|http]`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import anyio
 from pydantic import SecretStr
 
 from . import __version__
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, tool_names
 from .logs import configure_logging, secrets_of
 
 
@@ -23,6 +23,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--sandbox", action="store_true", help="run against an embedded Toggl sandbox; no token needed"
     )
     parser.add_argument("--read-only", action="store_true", help="register only the tools that read")
+    parser.add_argument(
+        "--tools",
+        metavar="LIST",
+        help="comma list of tools and toolsets to register (default all; overrides TOGGL_MCP_TOOLS)",
+    )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP transport: address to bind")
     parser.add_argument("--port", type=int, default=8000, help="HTTP transport: port")
@@ -48,6 +53,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.read_only:
         settings = settings.with_(read_only=True)
+    if args.tools is not None:
+        settings = settings.with_(tools=tool_names(args.tools))
+    if settings.tools:
+        # Checked before serving: a host sees a start-up error, not a server missing its tools.
+        from .tools.toolsets import select_tools
+
+        try:
+            select_tools(settings.tools, setting="--tools" if args.tools is not None else "TOGGL_MCP_TOOLS")
+        except ConfigError as error:
+            print(f"toggl-groups-mcp: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
     if args.transport == "http":
         from .http import is_loopback
 

@@ -46,6 +46,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def tool_names(raw: str | None) -> tuple[str, ...] | None:
+    """A comma list of tool and toolset names (checked against the declarations at start-up, in
+    `tools.toolsets`); blank items are ignored, and a blank list means every tool."""
+    names = tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+    return names or None
+
+
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -93,6 +100,12 @@ class Settings:
     # the model's `confirm` says; True trusts `confirm: true` (unattended automation).
     trust_confirm: bool = False
     http_token: SecretStr | None = field(default=None, repr=False)
+    # How many bytes of text one answer may take (about 5k tokens); lists page or stop early past it.
+    text_budget: int = 20_000
+    # A bulk call stops cleanly after this long, well before clients time out (60 s is common).
+    bulk_seconds: float = 40.0
+    # The tools and toolsets to register (`--tools`, TOGGL_MCP_TOOLS); None registers them all.
+    tools: tuple[str, ...] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -115,6 +128,9 @@ class Settings:
             "trust_confirm": _flag(env, "TOGGL_MCP_TRUST_CONFIRM"),
             "rate_per_sec": rate or None,
             "http_token": SecretStr(http_token) if http_token else None,
+            "tools": tool_names(env.get("TOGGL_MCP_TOOLS")),
+            "text_budget": _int(env, "TOGGL_MCP_TEXT_BUDGET") or 20_000,
+            "bulk_seconds": _float(env, "TOGGL_MCP_BULK_SECONDS", 40.0) or 40.0,
         }
         values.update(overrides)
         return cls(**values)

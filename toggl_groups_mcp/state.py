@@ -15,6 +15,9 @@ from .toggl import TogglClient
 
 T = TypeVar("T")
 
+# Names change rarely, and are only shown, never decided on: keep them for a conversation's length.
+NAMES_TTL = 15 * 60.0
+
 
 @dataclass
 class TTLCache:
@@ -56,6 +59,8 @@ class AppState:
     toggl: TogglClient
     cache: TTLCache
     sandbox_url: str | None = None
+    # Names heard in any answer (groups, users, projects, workspaces), for showing beside ids.
+    names: TTLCache = field(default_factory=lambda: TTLCache(ttl=NAMES_TTL))
     # Answers Toggl gave during one tool call (see `call_memo`), by the id of the call's Context.
     calls: dict[int, dict[tuple[Any, ...], Any]] = field(default_factory=dict)
 

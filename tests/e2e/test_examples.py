@@ -13,6 +13,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.conftest import ALL_TOOLS
+
 pytestmark = [pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,5 +86,5 @@ async def test_each_host_config_starts_the_sandbox_server(config: str) -> None:
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
             tools = (await client.list_tools()).tools
-            assert len(tools) == 17
+            assert len(tools) == len(ALL_TOOLS)
             assert "THIS IS A SANDBOX" in (client.session.instructions or "")

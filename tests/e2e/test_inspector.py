@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ALL_TOOLS
 from toggl_groups_mcp.sandbox import SandboxThread
 from toggl_groups_mcp.sandbox.demo import GROUP_DESIGNERS, ORG_ACME
 
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.e2e]
 
 INSPECTOR = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / ".bin" / "mcp-inspector"
 PROMPTS = {"onboard_team", "change_project_access", "audit_project_access", "offboard_person"}
-TOOL_COUNT = 17
+TOOL_COUNT = len(ALL_TOOLS)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +108,7 @@ def test_a_tool_call_answers_json_with_the_groups(inspect: Any, control: Any) ->
     assert result.get("isError") is not True
     structured = result["structuredContent"]
     assert [g["name"] for g in structured["groups"]] == ["Designers", "Engineers", "Managers"]
-    assert structured["count"] == 3
+    assert structured["total"] == 3
     assert json.loads(result["content"][0]["text"]) == structured
     sent = [(r.method, r.path, r.query) for r in control.requests()]
     assert sent == [("GET", f"/organizations/{ORG_ACME}/groups", {})]

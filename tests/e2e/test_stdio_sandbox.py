@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitResult
 
-from tests.conftest import ALL_TOOLS, READ_TOOLS
+from tests.conftest import ALL_TOOLS, READ_TOOLS, ids_of
 from toggl_groups_mcp.sandbox.demo import (
     FIRST_NEW_GROUP_ID,
     FIRST_NEW_PROJECT_GROUP_ID,
@@ -125,14 +125,18 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             (ORG_GLOBEX, "Globex Research", True),
             (ORG_INITECH, "Initech", False),
         ]
-        assert sent == [("GET", "/me/organizations", {}, None)]
+        assert [(w["id"], w["name"]) for w in orgs["organizations"][0]["workspaces"]] == [
+            (WS_ACME_DESIGN, "Acme Design"),
+            (WS_ACME_ENGINEERING, "Acme Engineering"),
+        ]
+        assert sent == [("GET", "/me/organizations", {}, None), ("GET", "/me/workspaces", {}, None)]
 
         workspaces, sent = await s.ok("list_workspaces", {"organization_id": ORG_ACME})
         assert [(w["id"], w["name"]) for w in workspaces["workspaces"]] == [
             (WS_ACME_DESIGN, "Acme Design"),
             (WS_ACME_ENGINEERING, "Acme Engineering"),
         ]
-        assert sent == [("GET", "/me/workspaces", {}, None)]
+        assert sent == []  # list_organizations read them a moment ago
 
         projects, sent = await s.ok("list_projects", {"workspace_id": WS_ACME_DESIGN, "name": "Website"})
         assert [(p["id"], p["name"]) for p in projects["projects"]] == [
@@ -161,7 +165,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
 
         groups, sent = await s.ok("list_groups", {"organization_id": ORG_ACME})
         assert [g["name"] for g in groups["groups"]] == ["Designers", "Engineers", "Managers"]
-        assert groups["count"] == 3
+        assert groups["total"] == 3
         assert sent == [("GET", GROUPS, {}, None)]
 
         filtered, sent = await s.ok(
@@ -203,7 +207,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             "update_group", {"organization_id": ORG_ACME, "group_id": NEW, "name": "Launch Crew"}
         )
         assert renamed["group"]["name"] == "Launch Crew"
-        assert renamed["removed_user_ids"] == renamed["removed_workspace_ids"] == []
+        assert ids_of(renamed["removed_members"]) == ids_of(renamed["removed_workspaces"]) == []
         assert sent == [
             ("GET", GROUPS, {}, None),  # a rename keeps members and workspaces: read them first
             (
@@ -279,7 +283,10 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                     "project_id": PROJECT_BRAND_REFRESH,
                     "group_id": GROUP_DESIGNERS,
                 },
-                ["(link 4700101)"],
+                [
+                    f"Designers loses access to Brand Refresh ({PROJECT_BRAND_REFRESH}) in Acme Design",
+                    "link 4700101",
+                ],
             ),
             (
                 "remove_group_from_projects",
@@ -289,8 +296,9 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                     "project_ids": [PROJECT_WEBSITE_REDESIGN, PROJECT_BRAND_REFRESH],
                 },
                 [
-                    f"project {PROJECT_WEBSITE_REDESIGN} (link {FIRST_NEW_PROJECT_GROUP_ID})",
-                    f"project {PROJECT_BRAND_REFRESH} (link {FIRST_NEW_PROJECT_GROUP_ID + 1})",
+                    f"Launch Crew ({NEW}) loses access to 2 project(s) in Acme Design",
+                    f"Website Redesign ({PROJECT_WEBSITE_REDESIGN}, link {FIRST_NEW_PROJECT_GROUP_ID})",
+                    f"Brand Refresh ({PROJECT_BRAND_REFRESH}, link {FIRST_NEW_PROJECT_GROUP_ID + 1})",
                 ],
             ),
             (
@@ -309,10 +317,19 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             previews += sent
         assert [r for r in previews if r[0] != "GET"] == []
         # Every preview is read from Toggl for its own call: someone may have changed things since.
+        # Names come from what the session already heard (workspaces, groups, projects), except
+        # what a deletion loses: the group's projects and who can reach them.
         assert previews == [
             ("GET", GROUPS, {}, None),
             ("GET", GROUPS, {}, None),
             ("GET", GROUPS, {}, None),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
+            ("GET", LINKS, {"project_ids": f"{PROJECT_BRAND_REFRESH},{PROJECT_WEBSITE_REDESIGN}"}, None),
             ("GET", LINKS, {"project_ids": str(PROJECT_BRAND_REFRESH)}, None),
             ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
             ("GET", GROUPS, {}, None),
@@ -357,7 +374,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             "update_group",
             {"organization_id": ORG_ACME, "group_id": NEW, "user_ids": [USER_DANA], "confirm": True},
         )
-        assert replaced["removed_user_ids"] == [USER_BIANCA, USER_CHEN]
+        assert ids_of(replaced["removed_members"]) == [USER_BIANCA, USER_CHEN]
         assert [m["user_id"] for m in replaced["group"]["members"]] == [USER_DANA]
         assert sent == [
             ("GET", GROUPS, {}, None),  # what is dropped is judged on Toggl's answer now
@@ -420,8 +437,9 @@ async def test_every_tool_over_stdio_against_the_sandbox(
     assert groups_now[GROUP_DESIGNERS]["user_ids"] == [USER_BIANCA, USER_CHEN]
     acme_design_links = {link for link in control.links() if link[0] == WS_ACME_DESIGN}
     assert acme_design_links == {(WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS)}
-    # 9 reads, 6 reads inside write tools, 6 for the previews, 13 writes: nothing else was spent
-    assert len(control.requests()) == 34
+    # 9 reads (list_workspaces is answered from the cache), 6 reads inside write tools, 8 for the
+    # previews, 13 writes: nothing else was spent
+    assert len(control.requests()) == 36
 
 
 class Human:
@@ -514,7 +532,7 @@ async def test_a_link_removed_between_bulk_preview_and_confirmation_is_skipped_n
     async with stdio_server(server_env, era="legacy") as client:
         s = Session(client, control)
         message, _ = await s.error("remove_group_from_projects", bulk)
-        assert "(link 4700101)" in message and "(link 4700102)" in message
+        assert "(2040011, link 4700101)" in message and "(2040023, link 4700102)" in message
         # The user first removes one link on its own ...
         removed, _ = await s.ok(
             "remove_project_group",
@@ -529,3 +547,52 @@ async def test_a_link_removed_between_bulk_preview_and_confirmation_is_skipped_n
     assert result.structured_content["complete"] is True
     assert result.structured_content["done"] == [PROJECT_WEBSITE_REDESIGN]
     assert result.structured_content["skipped"] == [PROJECT_BRAND_REFRESH]
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_cancelled_bulk_run_stops_between_items_and_resumes_over_stdio(era: str) -> None:
+    """The client gives up (notifications/cancelled, or on 2026-07-28 the request's own end): the
+    server finishes the request in flight, sends no more, and the next call resumes."""
+    from toggl_groups_mcp.sandbox import SandboxConfig, SandboxThread, demo
+
+    projects = [demo.megacorp_project_id(n) for n in range(2, 42)]
+    arguments = {
+        "workspace_id": demo.WS_MEGACORP_DELIVERY,
+        "group_id": demo.GROUP_MEGACORP_LAST,
+        "project_ids": projects,
+    }
+    with SandboxThread(SandboxConfig(large_org=True, latency=0.05)) as sb:
+        env = {"TOGGL_API_TOKEN": sb.token, "TOGGL_API_URL": sb.url, "TOGGL_RATE_PER_SEC": "0"}
+        env["PATH"] = os.environ["PATH"]
+
+        def posted() -> list[int]:
+            log = sb.sandbox.request_log()
+            return [e["json"]["project_id"] for e in log if e["method"] == "POST" and e["status"] == 200]
+
+        async with stdio_server(env, era=era) as client:
+            five_done = anyio.Event()
+
+            async def progress(done: float, total: float | None, message: str | None) -> None:
+                if done >= 5:
+                    five_done.set()
+
+            async with anyio.create_task_group() as tg:
+
+                async def call() -> None:
+                    await client.call_tool("add_group_to_projects", arguments, progress_callback=progress)
+
+                tg.start_soon(call)
+                with anyio.fail_after(20):
+                    await five_done.wait()
+                tg.cancel_scope.cancel()
+            with anyio.fail_after(10):  # the request in flight is answered, then nothing more is sent
+                while any(e["status"] is None for e in sb.sandbox.request_log()) or (  # noqa: ASYNC110
+                    len(posted()) < 5
+                ):
+                    await anyio.sleep(0.02)
+            stopped_at = len(posted())
+            assert 5 <= stopped_at < len(projects)
+            result = await client.call_tool("add_group_to_projects", arguments)
+        assert result.structured_content is not None and result.structured_content["complete"] is True
+        assert len(result.structured_content["skipped"]) >= stopped_at
+        assert sorted(posted()) == sorted(projects), "nothing done twice, nothing lost"

@@ -58,33 +58,41 @@ class TogglProjectGroup(_Lenient):
 
 class Member(BaseModel):
     user_id: int = Field(description="Toggl user id")
-    name: str | None = Field(default=None, description="The user's name")
-    inactive: bool = Field(default=False, description="True when the user is deactivated")
+    name: str | None = None
+    inactive: bool | None = Field(default=None, description="Only for deactivated users: true")
+
+    @classmethod
+    def from_toggl(cls, user: TogglGroupUser) -> Member:
+        return cls(user_id=user.user_id, name=user.name, inactive=True if user.inactive else None)
 
 
 class Group(BaseModel):
-    group_id: int = Field(description="Group id")
-    name: str = Field(description="Group name")
-    members: list[Member] = Field(description="Users in the group")
-    workspace_ids: list[int] = Field(description="Workspaces the group is assigned to")
-    updated_at: str | None = Field(default=None, description="When Toggl last changed the group")
+    group_id: int
+    name: str
+    member_count: int
+    members: list[Member] | None = Field(
+        default=None, description="Left out when the list is too long to show them: see get_group"
+    )
+    workspace_ids: list[int]
 
     @classmethod
-    def from_toggl(cls, group: TogglGroup) -> Group:
+    def from_toggl(cls, group: TogglGroup, *, with_members: bool = True) -> Group:
         return cls(
             group_id=group.group_id,
             name=group.name,
-            members=[Member(user_id=u.user_id, name=u.name, inactive=bool(u.inactive)) for u in group.users],
+            member_count=len(group.users),
+            members=[Member.from_toggl(u) for u in group.users] if with_members else None,
             workspace_ids=list(group.workspaces),
-            updated_at=group.at,
         )
 
 
 class ProjectLink(BaseModel):
     project_group_id: int = Field(description="Id of the link; remove_project_group takes it")
-    project_id: int = Field(description="Project id")
-    group_id: int = Field(description="Group id")
-    workspace_id: int | None = Field(default=None, description="Workspace id")
+    project_id: int
+    project: str | None = None
+    group_id: int
+    group: str | None = None
+    workspace_id: int | None = None
 
     @classmethod
     def from_toggl(cls, link: TogglProjectGroup) -> ProjectLink:

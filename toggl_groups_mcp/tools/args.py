@@ -8,40 +8,22 @@ from pydantic import Field, StringConstraints
 
 Id = Annotated[int, Field(ge=1)]
 
-OrganizationId = Annotated[
-    int | None,
-    Field(
-        ge=1,
-        description=(
-            "Toggl organization id. Optional: defaults to TOGGL_ORGANIZATION_ID, else the only "
-            "organization the user has (see list_organizations)."
-        ),
-    ),
-]
-WorkspaceId = Annotated[
-    int | None,
-    Field(
-        ge=1,
-        description=(
-            "Toggl workspace id. Optional: defaults to TOGGL_WORKSPACE_ID, else the only workspace "
-            "the user has (see list_workspaces)."
-        ),
-    ),
-]
-GroupId = Annotated[int, Field(ge=1, description="Group id (see list_groups)")]
-ProjectId = Annotated[int, Field(ge=1, description="Project id (see list_projects)")]
-# Free text (names, search terms): stripped, so a blank value is refused before any request.
+# The default rules are said once, in the server instructions, not in every schema.
+OrganizationId = Annotated[int | None, Field(ge=1, description="Organization")]
+WorkspaceId = Annotated[int | None, Field(ge=1, description="Workspace")]
+GroupId = Annotated[int, Field(ge=1, description="Group id")]
+ProjectId = Annotated[int, Field(ge=1, description="Project id")]
+# Free text: stripped, so a blank value is refused before any request. A name is at most 200
+# characters in Toggl; a search term has no limit of its own.
 Text = StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+Search = StringConstraints(strip_whitespace=True, min_length=1)
 
-GroupName = Annotated[
-    str, Text, Field(description="Group name, 1 to 200 characters, unique in the organization")
-]
-
-MAX_IDS = 10_000
+GroupName = Annotated[str, Text, Field(description="Group name")]
 
 
 def id_list(what: str) -> object:
-    return Field(max_length=MAX_IDS, description=what)
+    """Any number of ids: patch_group sends them in batches of Toggl's limits."""
+    return Field(description=what)
 
 
 def dedupe(ids: list[int] | None) -> list[int] | None:

@@ -8,20 +8,21 @@ again resumes without repeating anything.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
+import anyio
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from pydantic import BaseModel, Field
 
-from ..state import app_state, call_memo
+from ..state import AppState, app_state
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup, TogglProjectGroup
-from . import scope
+from . import lookup, scope
 from .args import GroupId, Id, OrganizationId, WorkspaceId, dedupe
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
 from .groups import groups_path, read_groups
-from .project_groups import MAX_PROJECT_IDS, fetch_links, links_path
+from .project_groups import MAX_PROJECT_IDS, fetch_links, group_name, links_path
 from .registry import Safety, tool
 
 # Failures after which the next request would fail the same way: stop and report what remains.
@@ -34,6 +35,7 @@ class Failure(BaseModel):
 
 
 class BulkResult(BaseModel):
+    name: str | None = Field(default=None, description="The group's name (offboarding: the user's)")
     done: list[int] = Field(description="Ids changed by this call")
     skipped: list[int] = Field(description="Ids already in the wanted state: nothing to do")
     failed: list[Failure] = Field(description="Ids Toggl refused, with the reason")
@@ -45,20 +47,46 @@ class BulkResult(BaseModel):
     quota_remaining: int | None = Field(
         default=None, description="Toggl requests left this hour, from Toggl's last answer"
     )
+    names: dict[str, str] | None = Field(default=None, description="Names of the ids above")
 
 
 class _Run:
-    def __init__(self, ctx: Context, todo: list[int], skipped: list[int]) -> None:
+    def __init__(
+        self, ctx: Context, todo: list[int], skipped: list[int], *, kind: str, owner: str | None
+    ) -> None:
         self.ctx = ctx
         self.todo = todo
-        self.result = BulkResult(done=[], skipped=skipped, failed=[], remaining=[], complete=False)
+        self.kind = kind
+        self.result = BulkResult(
+            name=owner, done=[], skipped=skipped, failed=[], remaining=[], complete=False
+        )
 
     async def each(self, action_for: str, act: Callable[[int], Awaitable[str | None]]) -> BulkResult:
-        """Run `act` on each id; it returns None when done, or Toggl's reason for refusing."""
+        """Run `act` on each id; it returns None when done, or Toggl's reason for refusing.
+
+        Within a time budget: desktop hosts give up on a tool call after 60 s, and changes made
+        after that are changes the model never hears of. So the run stops in time, like a quota
+        stop, and the next call resumes. A cancelled call stops between two items: the request
+        in flight is finished (shielded), so what was done is known."""
+        state = app_state(self.ctx)
+        clock = state.toggl.clock
+        started = clock()
+        slowest = 0.0
         total = len(self.todo)
         for index, item in enumerate(self.todo):
+            elapsed = clock() - started
+            if index and elapsed + slowest > state.settings.bulk_seconds:
+                self.result.remaining = self.todo[index:]
+                self.result.stopped = (
+                    f"Stopped after {elapsed:.0f} s so that the answer arrives before the client's "
+                    f"timeout; {len(self.result.remaining)} left. Call again with the same arguments to "
+                    "continue: nothing done is repeated."
+                )
+                break
+            item_started = clock()
             try:
-                refused = await act(item)
+                with anyio.CancelScope(shield=True):
+                    refused = await act(item)
             except TogglError as error:
                 reason = f"{error.describe()}. {error.hint()}"
                 if error.kind in STOPPING_KINDS or (error.status or 0) >= 500:
@@ -75,9 +103,11 @@ class _Run:
                     self.result.done.append(item)
                 else:
                     self.result.failed.append(Failure(id=item, reason=refused))
+            slowest = max(slowest, clock() - item_started)
             await self.ctx.report_progress(index + 1, total, f"{action_for} {item} ({index + 1}/{total})")
         r = self.result
         r.complete = not r.failed and not r.remaining
+        r.names = _names(state, self.kind, [*self.todo, *r.skipped]) or None
         # A bulk run spends quota: say what is left, from headers already seen (no request).
         toggl = app_state(self.ctx).toggl
         seen = toggl.last_quota()
@@ -99,15 +129,10 @@ def _project_list(what: str) -> object:
 async def add_group_to_projects(
     ctx: Context,
     group_id: GroupId,
-    project_ids: Annotated[list[Id], _project_list("Projects the group should be able to access")],
+    project_ids: Annotated[list[Id], _project_list("Project ids")],
     workspace_id: WorkspaceId = None,
 ) -> BulkResult:
-    """Give a group access to several projects of a workspace.
-
-    One request finds the links already in place (skipped), then one request per missing link,
-    paced within Toggl's limits, with progress. The result lists done, skipped and failed
-    projects; if Toggl stops it (quota, rate limit) it lists the remaining ones, and calling
-    again with the same arguments resumes without repeating anything."""
+    """Give a group access to many projects."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     wanted = dedupe(project_ids) or []
@@ -120,20 +145,24 @@ async def add_group_to_projects(
         )
         return None
 
-    return await _Run(ctx, todo, [p for p in wanted if p in linked]).each("linking project", link)
+    run = _Run(ctx, todo, [p for p in wanted if p in linked], kind="project", owner=_group(state, group_id))
+    return await run.each("linking project", link)
 
 
 async def _links_to_remove(
     ctx: Context, ws: int, group_id: int, project_ids: list[int]
 ) -> dict[int, TogglProjectGroup]:
     """The group's links to these projects, as Toggl answers for this call (preview and body)."""
-    memo = call_memo(ctx)
-    key = ("links", ws, group_id, tuple(project_ids))
-    if key not in memo:
-        links = await fetch_links(app_state(ctx), ws, project_ids)
-        memo[key] = {x.pid: x for x in links if x.group_id == group_id}
-    found: dict[int, TogglProjectGroup] = memo[key]
-    return found
+    return {x.pid: x for x in await lookup.links_of(ctx, ws, project_ids) if x.group_id == group_id}
+
+
+def _group(state: AppState, group_id: int) -> str | None:
+    return lookup.name_of(state, "group", group_id)
+
+
+def _names(state: AppState, kind: str, ids: Iterable[int]) -> dict[str, str]:
+    """Names this process already heard (no request is spent on them in a result)."""
+    return {str(i): n for i in ids if (n := lookup.name_of(state, kind, i))}
 
 
 async def _remove_preview(
@@ -146,9 +175,14 @@ async def _remove_preview(
         links = await _links_to_remove(ctx, ws, group_id, dedupe(project_ids) or [])
         if not links:
             return None
+        names = await lookup.project_names(state, ws, list(links))
+        workspace = (await lookup.workspace_names(state)).get(ws)
+        group = await group_name(ctx, ws, group_id)
+        projects = [f"{names.get(pid) or 'project'} ({pid}, link {link.id})" for pid, link in links.items()]
         return Preview(
-            f"Remove group {group_id}'s access to {len(links)} project(s) in workspace {ws}:",
-            [f"project {pid} (link {link.id})" for pid, link in links.items()],
+            f"{lookup.labelled(group, group_id, 'Group')} loses access to {len(links)} project(s) in "
+            f"{lookup.labelled(workspace, ws, 'workspace')}:",
+            [lookup.listing(projects, most=50)],
         )
 
     return await gate(ctx, confirm, preview)
@@ -163,16 +197,12 @@ async def _remove_preview(
 async def remove_group_from_projects(
     ctx: Context,
     group_id: GroupId,
-    project_ids: Annotated[list[Id], _project_list("Projects the group should lose access to")],
+    project_ids: Annotated[list[Id], _project_list("Project ids")],
     approval: Annotated[Approval, Resolve(_remove_preview)],
     workspace_id: WorkspaceId = None,
     confirm: StrictBool = ConfirmArg,
 ) -> BulkResult:
-    """Remove a group's access to several projects of a workspace.
-
-    One request finds the links; projects the group cannot access are skipped; the rest are
-    removed one request each, paced, with progress. Needs the user's confirmation, with a preview
-    of the projects concerned. Stops cleanly and lists what remains if Toggl stops it."""
+    """Remove a group's access to many projects."""
     require_approval(approval, f"remove group {group_id} from projects")
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
@@ -184,7 +214,10 @@ async def remove_group_from_projects(
         await state.toggl.request("DELETE", links_path(ws, links[project_id].id))
         return None
 
-    return await _Run(ctx, todo, [p for p in wanted if p not in links]).each("unlinking project", unlink)
+    run = _Run(
+        ctx, todo, [p for p in wanted if p not in links], kind="project", owner=_group(state, group_id)
+    )
+    return await run.each("unlinking project", unlink)
 
 
 def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
@@ -201,10 +234,11 @@ async def _offboard_preview(
         holding = _groups_of(await read_groups(ctx, org), user_id)
         if not holding:
             return None
+        person = lookup.labelled(lookup.name_of(state, "user", user_id), user_id, "user")
         return Preview(
-            f"Remove user {user_id} from {len(holding)} group(s) in organization {org}; they lose the "
+            f"Remove {person} from {len(holding)} group(s) in organization {org}; they lose the "
             "project access these groups give:",
-            [f"{g.name} (group {g.group_id})" for g in holding],
+            [lookup.listing([f"{g.name} (group {g.group_id})" for g in holding], most=50)],
         )
 
     return await gate(ctx, confirm, preview)
@@ -218,21 +252,19 @@ async def _offboard_preview(
 )
 async def remove_user_from_groups(
     ctx: Context,
-    user_id: Annotated[int, Field(ge=1, description="Toggl user id (see list_organization_users)")],
+    user_id: Annotated[int, Field(ge=1, description="User id")],
     approval: Annotated[Approval, Resolve(_offboard_preview)],
     organization_id: OrganizationId = None,
     confirm: StrictBool = ConfirmArg,
 ) -> BulkResult:
-    """Offboarding: remove a user from every group of the organization that holds them.
-
-    One request lists the groups, then one request per group holding the user. Needs the user's
-    confirmation, with a preview of the groups. The result's ids are group ids."""
+    """Offboarding: remove a person from all groups."""
     require_approval(approval, f"remove user {user_id} from groups")
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     holding = _groups_of(await read_groups(ctx, org), user_id)
+    person = lookup.name_of(state, "user", user_id)
     if not holding:
-        return BulkResult(done=[], skipped=[], failed=[], remaining=[], complete=True)
+        return BulkResult(name=person, done=[], skipped=[], failed=[], remaining=[], complete=True)
 
     async def leave(group_id: int) -> str | None:
         data = await state.toggl.request(
@@ -243,4 +275,5 @@ async def remove_user_from_groups(
             return f"Toggl refused: {failures[0].get('message', 'no reason given')}"
         return None
 
-    return await _Run(ctx, [g.group_id for g in holding], []).each("leaving group", leave)
+    run = _Run(ctx, [g.group_id for g in holding], [], kind="group", owner=person)
+    return await run.each("leaving group", leave)

@@ -10,23 +10,34 @@ from pydantic import BaseModel, Field
 
 from ..state import app_state
 from ..toggl.errors import reset_time
-from . import scope
-from .args import OrganizationId, Text, WorkspaceId
+from . import lookup, scope
+from .args import OrganizationId, Search, WorkspaceId
+from .budget import fit
 from .registry import Safety, tool
 
-Page = Annotated[int, Field(ge=1, le=10_000, description="Page number, from 1")]
+Page = Annotated[int, Field(ge=1, description="From 1")]
+
+
+class WorkspaceRef(BaseModel):
+    id: int
+    name: str | None = None
 
 
 class Organization(BaseModel):
     id: int
     name: str
-    admin: bool | None = Field(
-        default=None, description="True when the user administers it (needed for groups)"
-    )
+    admin: bool | None = Field(default=None, description="The user administers it (groups need that)")
+    workspaces: list[WorkspaceRef]
 
 
 class OrganizationList(BaseModel):
     organizations: list[Organization]
+    default_organization_id: int | None = Field(
+        default=None, description="Used when a tool is given no organization_id"
+    )
+    default_workspace_id: int | None = Field(
+        default=None, description="Used when a tool is given no workspace_id"
+    )
 
 
 class Workspace(BaseModel):
@@ -52,6 +63,7 @@ class ProjectPage(BaseModel):
     page: int
     per_page: int
     more: bool = Field(description="True when the next page may hold more projects")
+    shown: str | None = Field(default=None, description="Set when the page was cut to fit")
 
 
 class OrganizationUser(BaseModel):
@@ -67,6 +79,7 @@ class UserPage(BaseModel):
     page: int
     per_page: int
     more: bool = Field(description="True when the next page may hold more users")
+    shown: str | None = Field(default=None, description="Set when the page was cut to fit")
 
 
 class Quota(BaseModel):
@@ -84,24 +97,51 @@ def _picked(item: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     return {k: item.get(k) for k in model.model_fields if k in item}
 
 
-@tool("list_organizations", title="List organizations", safety=Safety.READ)
+@tool("list_organizations", title="List organizations and workspaces", safety=Safety.READ)
 async def list_organizations(ctx: Context) -> OrganizationList:
-    """List the organizations the user belongs to, with ids. Cached for a minute."""
-    orgs = await scope.my_organizations(app_state(ctx))
-    return OrganizationList(
-        organizations=[Organization.model_validate(_picked(o, Organization)) for o in orgs]
+    """Organizations, their workspaces, and defaults."""
+    state = app_state(ctx)
+    orgs = await scope.my_organizations(state)
+    workspaces = await lookup.workspace_rows(state)
+    lookup.remember_rows(state, "organization", orgs)
+    result = OrganizationList(
+        organizations=[
+            Organization(
+                id=o["id"],
+                name=str(o.get("name") or ""),
+                admin=o.get("admin") if isinstance(o.get("admin"), bool) else None,
+                workspaces=[
+                    WorkspaceRef(id=w["id"], name=w.get("name"))
+                    for w in workspaces
+                    if w.get("organization_id") == o["id"]
+                ],
+            )
+            for o in orgs
+        ]
     )
+    # The defaults as the tools would pick them, without a request more.
+    result.default_organization_id = state.settings.organization_id or (
+        int(orgs[0]["id"]) if len(orgs) == 1 else None
+    )
+    in_org = [
+        w
+        for w in workspaces
+        if result.default_organization_id is None
+        or w.get("organization_id") == result.default_organization_id
+    ]
+    result.default_workspace_id = state.settings.workspace_id or (
+        int(in_org[0]["id"]) if len(in_org) == 1 else None
+    )
+    return result
 
 
 @tool("list_workspaces", title="List workspaces", safety=Safety.READ)
 async def list_workspaces(
     ctx: Context,
-    organization_id: Annotated[
-        int | None, Field(ge=1, description="Only workspaces of this organization")
-    ] = None,
+    organization_id: Annotated[int | None, Field(ge=1, description="Organization")] = None,
 ) -> WorkspaceList:
-    """List the workspaces the user can see, with ids and their organization. Cached for a minute."""
-    workspaces = await scope.my_workspaces(app_state(ctx))
+    """Workspaces, optionally of one organization."""
+    workspaces = await lookup.workspace_rows(app_state(ctx))
     if organization_id is not None:
         workspaces = [w for w in workspaces if w.get("organization_id") == organization_id]
     return WorkspaceList(workspaces=[Workspace.model_validate(_picked(w, Workspace)) for w in workspaces])
@@ -111,14 +151,12 @@ async def list_workspaces(
 async def list_projects(
     ctx: Context,
     workspace_id: WorkspaceId = None,
-    name: Annotated[str | None, Text, Field(description="Only projects whose name contains this")] = None,
-    active: Annotated[
-        Literal["true", "false", "both"], Field(description="Active projects, archived ones, or both")
-    ] = "true",
+    name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
+    active: Annotated[Literal["true", "false", "both"], Field(description="Default: true (active)")] = "true",
     page: Page = 1,
-    per_page: Annotated[int, Field(ge=1, le=200, description="Projects per page, at most 200")] = 50,
+    per_page: Annotated[int, Field(ge=1, le=200, description="Per page")] = 50,
 ) -> ProjectPage:
-    """Find projects in a workspace by name, to get their ids. Cached for a minute."""
+    """Find projects by name (any case)."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     params: dict[str, Any] = {"active": active, "page": page, "per_page": per_page}
@@ -131,27 +169,25 @@ async def list_projects(
 
     key = ("projects", ws, name, active, page, per_page)
     projects = await state.cache.get_or_load(key, load)
-    return ProjectPage(
-        projects=[Project.model_validate(_picked(p, Project)) for p in projects],
-        page=page,
-        per_page=per_page,
-        more=len(projects) >= per_page,
-    )
+    lookup.remember_rows(state, "project", projects)
+    # Toggl has been seen answering more than per_page: never pass on more than was asked for.
+    items = [Project.model_validate(_picked(p, Project)) for p in projects[:per_page]]
+    shown = fit(items, state.settings.text_budget)
+    result = ProjectPage(projects=items[:shown], page=page, per_page=per_page, more=len(projects) >= per_page)
+    if shown < len(items):
+        result.shown = f"{shown} of {len(items)} shown: ask for a smaller per_page, or narrow with name."
+    return result
 
 
 @tool("list_organization_users", title="List organization users", safety=Safety.READ)
 async def list_organization_users(
     ctx: Context,
     organization_id: OrganizationId = None,
-    filter: Annotated[
-        str | None, Text, Field(description="Only users whose name or email contains this")
-    ] = None,
+    filter: Annotated[str | None, Search, Field(description="Part of name or email")] = None,
     page: Page = 1,
-    per_page: Annotated[int, Field(ge=1, le=200, description="Users per page")] = 50,
+    per_page: Annotated[int, Field(ge=1, le=200, description="Per page")] = 50,
 ) -> UserPage:
-    """Find people in an organization by name or email, to get the user_id groups take.
-
-    Cached for a minute."""
+    """Find people by name or email."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     params: dict[str, Any] = {"page": page, "per_page": per_page}
@@ -163,12 +199,13 @@ async def list_organization_users(
         return [u for u in data or [] if isinstance(u, dict) and "user_id" in u]
 
     users = await state.cache.get_or_load(("users", org, filter, page, per_page), load)
-    return UserPage(
-        users=[OrganizationUser.model_validate(_picked(u, OrganizationUser)) for u in users],
-        page=page,
-        per_page=per_page,
-        more=len(users) >= per_page,
-    )
+    lookup.remember_rows(state, "user", users, id_key="user_id")
+    items = [OrganizationUser.model_validate(_picked(u, OrganizationUser)) for u in users[:per_page]]
+    shown = fit(items, state.settings.text_budget)
+    result = UserPage(users=items[:shown], page=page, per_page=per_page, more=len(users) >= per_page)
+    if shown < len(items):
+        result.shown = f"{shown} of {len(items)} shown: ask for a smaller per_page, or narrow with filter."
+    return result
 
 
 # A quota figure read from a response header is trusted for this long.
@@ -177,9 +214,7 @@ QUOTA_FRESH_SECS = 60.0
 
 @tool("get_quota", title="Show the Toggl API quota", safety=Safety.READ)
 async def get_quota(ctx: Context, organization_id: OrganizationId = None) -> Quota:
-    """How many Toggl requests are left this hour and when the quota resets.
-
-    Free: read from the last answer Toggl sent, when it is recent; otherwise one request."""
+    """Toggl requests left this hour."""
     state = app_state(ctx)
     # No look-up just to pick an organization: any recent figure, or Toggl's list, will do.
     org = organization_id or state.settings.organization_id

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from ..state import AppState, app_state, call_memo
 from ..toggl.errors import TogglError
-from ..toggl.models import Group, PatchFailure, PatchOp, TogglGroup, parse_groups
-from . import scope
-from .args import GroupId, GroupName, Id, OrganizationId, Text, dedupe, id_list
+from ..toggl.models import Group, Member, PatchFailure, PatchOp, TogglGroup, parse_groups
+from . import lookup, scope
+from .args import GroupId, GroupName, Id, OrganizationId, Search, Text, dedupe, id_list
+from .budget import fit
 from .confirm import (
     Approval,
     ConfirmArg,
@@ -30,33 +31,43 @@ PATCH_MAX_VALUES = 100
 
 
 class GroupList(BaseModel):
-    groups: list[Group] = Field(description="Matching groups, sorted by name")
-    count: int = Field(description="Number of groups returned")
+    groups: list[Group] = Field(description="Sorted by name")
+    total: int = Field(description="Matching groups")
+    shown: str | None = Field(
+        default=None, description="Set when the list was cut to fit: how to see the rest"
+    )
 
 
 class GroupResult(BaseModel):
     group: Group
 
 
+class NamedId(BaseModel):
+    id: int
+    name: str | None = None
+
+
 class UpdatedGroup(BaseModel):
     group: Group
-    added_user_ids: list[int] = Field(description="Users that joined the group")
-    removed_user_ids: list[int] = Field(description="Users that left the group")
-    added_workspace_ids: list[int] = Field(description="Workspaces added")
-    removed_workspace_ids: list[int] = Field(description="Workspaces removed")
+    added_members: list[Member]
+    removed_members: list[Member]
+    added_workspaces: list[NamedId]
+    removed_workspaces: list[NamedId]
 
 
 class PatchResult(BaseModel):
     group_id: int
+    name: str | None = None
     complete: bool = Field(description="True when every operation succeeded")
     succeeded: list[PatchOp] = Field(description="Operations Toggl applied")
     failed: list[PatchFailure] = Field(description="Operations Toggl refused, with its reason")
+    names: dict[str, str] | None = Field(default=None, description="Names of the users and workspaces above")
 
 
 class DeletedGroup(BaseModel):
     group_id: int
     deleted: bool = True
-    name: str | None = Field(default=None, description="The group's name, when it was known")
+    name: str | None = None
 
 
 # -- shared helpers --------------------------------------------------------------------------------
@@ -73,7 +84,9 @@ async def read_groups(ctx: Context, org: int, *, again: bool = False) -> list[To
     memo = call_memo(ctx)
     key = ("groups", org)
     if again or key not in memo:
-        memo[key] = parse_groups(await app_state(ctx).toggl.request("GET", groups_path(org)))
+        state = app_state(ctx)
+        memo[key] = parse_groups(await state.toggl.request("GET", groups_path(org)))
+        lookup.remember_groups(state, memo[key])
     groups: list[TogglGroup] = memo[key]
     return groups
 
@@ -95,7 +108,12 @@ def known_group(ctx: Context, org: int, group_id: int) -> TogglGroup | None:
 
 def _member_names(group: TogglGroup, user_ids: list[int]) -> str:
     names = {u.user_id: u.name for u in group.users}
-    return ", ".join(f"{names.get(u) or 'user'} ({u})" for u in user_ids)
+    return lookup.listing([lookup.labelled(names.get(u), u, "user") for u in user_ids], most=25)
+
+
+async def _workspace_labels(ctx: Context, workspace_ids: list[int]) -> str:
+    names = await lookup.workspace_names(app_state(ctx)) if workspace_ids else {}
+    return lookup.listing([lookup.labelled(names.get(w), w, "workspace") for w in workspace_ids])
 
 
 # -- reads ------------------------------------------------------------------------------------------
@@ -105,14 +123,12 @@ def _member_names(group: TogglGroup, user_ids: list[int]) -> str:
 async def list_groups(
     ctx: Context,
     organization_id: OrganizationId = None,
-    name: Annotated[str | None, Text, Field(description="Only groups whose name contains this")] = None,
-    workspace_id: Annotated[
-        int | None, Field(ge=1, description="Only groups assigned to this workspace")
-    ] = None,
+    name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
+    workspace_id: Annotated[int | None, Field(ge=1, description="Assigned workspace")] = None,
+    user_id: Annotated[int | None, Field(ge=1, description="Holding this user")] = None,
+    offset: Annotated[int, Field(ge=0, description="Groups to skip")] = 0,
 ) -> GroupList:
-    """List an organization's groups with their members and workspaces.
-
-    One Toggl request. Filter by name (contains) or by workspace to keep the answer small."""
+    """Groups and members; user_id gives one person's groups."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     params: dict[str, Any] = {}
@@ -121,24 +137,45 @@ async def list_groups(
     if workspace_id is not None:
         params["workspace"] = workspace_id
     groups = parse_groups(await state.toggl.request("GET", groups_path(org), params=params or None))
-    return GroupList(groups=[Group.from_toggl(g) for g in groups], count=len(groups))
+    lookup.remember_groups(state, groups)
+    if user_id is not None:
+        groups = [g for g in groups if user_id in g.user_ids]
+    return group_list(groups, offset, state.settings.text_budget)
+
+
+def group_list(groups: list[TogglGroup], offset: int, budget: int) -> GroupList:
+    """Members in full when they fit; else member counts; then as many groups as fit."""
+    rest = groups[offset:]
+    full = [Group.from_toggl(g) for g in rest]
+    if fit(full, budget) == len(full):
+        return GroupList(groups=full, total=len(groups))
+    brief = [Group.from_toggl(g, with_members=False) for g in rest]
+    shown = fit(brief, budget)
+    result = GroupList(groups=brief[:shown], total=len(groups))
+    note = "Members left out to fit (get_group shows one group's)"
+    if shown < len(brief):
+        note += (
+            f"; groups {offset + 1} to {offset + shown} of {len(groups)} shown: pass offset="
+            f"{offset + shown} for the next, or narrow with name, workspace_id or user_id"
+        )
+    result.shown = note + "."
+    return result
 
 
 @tool("list_workspace_groups", title="List a workspace's groups", safety=Safety.READ)
 async def list_workspace_groups(
     ctx: Context,
     organization_id: OrganizationId = None,
-    workspace_id: Annotated[
-        int | None, Field(ge=1, description="Workspace id (see list_workspaces); defaults as documented")
-    ] = None,
+    workspace_id: Annotated[int | None, Field(ge=1, description="Workspace")] = None,
 ) -> GroupList:
-    """List the groups assigned to one workspace of an organization. One Toggl request."""
+    """A workspace's groups."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     ws = await scope.workspace_id(state, workspace_id, org)
     data = await state.toggl.request("GET", f"/organizations/{org}/workspaces/{ws}/groups")
     groups = parse_groups(data)
-    return GroupList(groups=[Group.from_toggl(g) for g in groups], count=len(groups))
+    lookup.remember_groups(state, groups)
+    return group_list(groups, 0, state.settings.text_budget)
 
 
 # -- writes ----------------------------------------------------------------------------------------
@@ -149,13 +186,10 @@ async def create_group(
     ctx: Context,
     name: GroupName,
     organization_id: OrganizationId = None,
-    user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to add as members")] = None,
-    workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to assign the group to")] = None,
+    user_ids: Annotated[list[Id] | None, id_list("Member user ids")] = None,
+    workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids")] = None,
 ) -> GroupResult:
-    """Create a group in an organization, optionally with members and workspaces.
-
-    One Toggl request. If Toggl's answer is lost, the server looks the name up once and reports
-    truthfully whether the group exists, so it is never created twice."""
+    """Create a group."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     body: dict[str, Any] = {"name": name}
@@ -209,12 +243,12 @@ def _update_losses(
     return users, workspaces
 
 
-def _losses_text(group: TogglGroup, users: list[int], workspaces: list[int]) -> list[str]:
+async def _losses_text(ctx: Context, group: TogglGroup, users: list[int], workspaces: list[int]) -> list[str]:
     lost = []
     if users:
         lost.append(f"members removed: {_member_names(group, users)}")
     if workspaces:
-        lost.append(f"workspaces removed: {', '.join(map(str, workspaces))}")
+        lost.append(f"workspaces removed: {await _workspace_labels(ctx, workspaces)}")
     return lost
 
 
@@ -241,7 +275,7 @@ async def _update_preview(
             return None
         return Preview(
             f"Update group {current.name!r} (id {group_id}) in organization {org}:",
-            _losses_text(current, users, workspaces),
+            await _losses_text(ctx, current, users, workspaces),
         )
 
     return await gate(ctx, confirm, preview)
@@ -253,22 +287,18 @@ async def update_group(
     group_id: GroupId,
     approval: Annotated[Approval, Resolve(_update_preview)],
     organization_id: OrganizationId = None,
-    name: Annotated[str | None, Text, Field(description="New name; omit to keep the current one")] = None,
+    name: Annotated[str | None, Text, Field(description="New name")] = None,
     user_ids: Annotated[
         list[Id] | None,
-        id_list("The complete new member list (Toggl user ids); omit to keep the current members"),
+        id_list("All members (user ids)"),
     ] = None,
     workspace_ids: Annotated[
         list[Id] | None,
-        id_list("The complete new workspace list; omit to keep the current workspaces"),
+        id_list("All workspaces"),
     ] = None,
     confirm: StrictBool = ConfirmArg,
 ) -> UpdatedGroup:
-    """Rename a group or replace its member or workspace lists.
-
-    The group is read from Toggl, then written whole, so omitted fields keep their current values
-    and the result says exactly who and what was dropped. To add or remove a few members, prefer
-    patch_group. Dropping members or workspaces needs the user's confirmation."""
+    """Rename and/or replace the whole member or workspace list."""
     state = app_state(ctx)
     if name is None and user_ids is None and workspace_ids is None:
         raise ToolError("Nothing to change: give name, user_ids or workspace_ids. Nothing was sent to Toggl.")
@@ -287,7 +317,7 @@ async def update_group(
             raise ToolError(
                 f"Not done: group {before.name!r} (id {group_id}) changed in Toggl while the user was "
                 "deciding, and this update would now also drop what they were not shown: "
-                f"{'; '.join(_losses_text(before, unseen_users, unseen_workspaces))}. No change was sent to "
+                f"{'; '.join(await _losses_text(ctx, before, unseen_users, unseen_workspaces))}. No change was sent to "
                 "Toggl. Call update_group again to show the user the new preview."
             )
     new_name = name if name is not None else before.name
@@ -304,12 +334,26 @@ async def update_group(
         after = TogglGroup.model_validate(
             {"group_id": group_id, "name": new_name, "users": users, "workspaces": new_ws}
         )
+    known = {u.user_id: u for u in [*before.users, *after.users]}
+
+    def members(ids: list[int]) -> list[Member]:
+        return [
+            Member.from_toggl(known[u])
+            if u in known
+            else Member(user_id=u, name=lookup.name_of(state, "user", u))
+            for u in ids
+        ]
+
+    def workspaces(ids: list[int]) -> list[NamedId]:
+        # Names this process already heard: a result spends no request on them.
+        return [NamedId(id=w, name=lookup.name_of(state, "workspace", w)) for w in ids]
+
     return UpdatedGroup(
         group=Group.from_toggl(after),
-        added_user_ids=[u for u in new_users if u not in before.user_ids],
-        removed_user_ids=users_lost,
-        added_workspace_ids=[w for w in new_ws if w not in before.workspaces],
-        removed_workspace_ids=workspaces_lost,
+        added_members=members([u for u in new_users if u not in before.user_ids]),
+        removed_members=members(users_lost),
+        added_workspaces=workspaces([w for w in new_ws if w not in before.workspaces]),
+        removed_workspaces=workspaces(workspaces_lost),
     )
 
 
@@ -380,7 +424,7 @@ async def _patch_preview(
         workspaces = [w for w in removing_workspaces if w in current.workspaces]
         if not users and not workspaces:
             return None  # removing what is not there loses nothing
-        lost = _losses_text(current, users, workspaces)
+        lost = await _losses_text(ctx, current, users, workspaces)
         # Named but not there now: the approval covers them too, should they join meanwhile.
         absent = [f"user {u}" for u in removing_users if u not in users]
         absent += [f"workspace {w}" for w in removing_workspaces if w not in workspaces]
@@ -402,16 +446,13 @@ async def patch_group(
     group_id: GroupId,
     approval: Annotated[Approval, Resolve(_patch_preview)],
     organization_id: OrganizationId = None,
-    add_user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to add to the group")] = None,
-    remove_user_ids: Annotated[list[Id] | None, id_list("Toggl user ids to remove from the group")] = None,
-    add_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to assign the group to")] = None,
-    remove_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to unassign")] = None,
+    add_user_ids: Annotated[list[Id] | None, id_list("User ids to add")] = None,
+    remove_user_ids: Annotated[list[Id] | None, id_list("User ids to remove")] = None,
+    add_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to add")] = None,
+    remove_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to remove")] = None,
     confirm: StrictBool = ConfirmArg,
 ) -> PatchResult:
-    """Add or remove members and workspaces without touching the rest of the group.
-
-    Toggl applies each operation on its own, so a call can partly succeed: the result lists what
-    succeeded and what failed, with Toggl's reason. Removing needs the user's confirmation."""
+    """Add or remove some members or workspaces."""
     require_approval(approval, f"change group {group_id}")
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
@@ -457,7 +498,22 @@ async def patch_group(
             except ValueError:
                 parsed = patch if isinstance(patch, dict) else {}
             failed.append(PatchFailure(patch=parsed, message=str(entry.get("message", ""))))
-    return PatchResult(group_id=group_id, complete=not failed, succeeded=succeeded, failed=failed)
+    group = known_group(ctx, org, group_id)
+    # Names this process already heard: a result spends no request on them.
+    names = {
+        str(i): n
+        for op in ops
+        for i in op["value"]
+        if (n := lookup.name_of(state, "user" if op["path"] == "/users" else "workspace", i))
+    }
+    return PatchResult(
+        group_id=group_id,
+        name=group.name if group else lookup.name_of(state, "group", group_id),
+        complete=not failed,
+        succeeded=succeeded,
+        failed=failed,
+        names=names or None,
+    )
 
 
 async def _delete_preview(
@@ -468,14 +524,18 @@ async def _delete_preview(
     async def preview() -> Preview:
         org = await scope.organization_id(state, organization_id)
         group = await read_group(ctx, org, group_id)
-        members = _member_names(group, group.user_ids) or "none"
-        workspaces = ", ".join(map(str, group.workspaces)) or "none"
+        reached = await lookup.projects_of_group(ctx, group)
+        names = await lookup.workspace_names(state)
+        projects = [
+            f"{project.name} ({project.id}, {names.get(project.workspace_id) or project.workspace_id})"
+            for project, _ in sorted(reached, key=lambda pair: pair[0].name.casefold())
+        ]
         return Preview(
             f"Delete group {group.name!r} (id {group_id}) from organization {org}. Lost with it:",
             [
-                f"{len(group.users)} member(s): {members}",
-                f"workspace assignments: {workspaces}",
-                "every project access granted through this group",
+                f"{len(group.users)} member(s): {_member_names(group, group.user_ids) or 'none'}",
+                f"workspace assignments: {await _workspace_labels(ctx, group.workspaces)}",
+                f"access to {len(projects)} project(s) through this group: {lookup.listing(projects, most=25)}",
             ],
         )
 
@@ -490,13 +550,11 @@ async def delete_group(
     organization_id: OrganizationId = None,
     confirm: StrictBool = ConfirmArg,
 ) -> DeletedGroup:
-    """Delete a group. Its members lose the project access the group gave them.
-
-    Needs the user's confirmation, with a preview of the members and workspaces that would be
-    lost."""
+    """Delete a group."""
     require_approval(approval, f"delete group {group_id}")
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     known = known_group(ctx, org, group_id)
     await state.toggl.request("DELETE", groups_path(org, group_id))
-    return DeletedGroup(group_id=group_id, name=known.name if known else None)
+    name = known.name if known else lookup.name_of(state, "group", group_id)
+    return DeletedGroup(group_id=group_id, name=name)

@@ -8,11 +8,13 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state, call_memo
+from ..state import AppState, app_state
 from ..toggl.models import ProjectLink, TogglProjectGroup, parse_links
-from . import scope
+from . import lookup, scope
 from .args import GroupId, Id, ProjectId, WorkspaceId, dedupe
+from .budget import fit
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
+from .groups import read_groups
 from .registry import Safety, tool
 
 # Toggl takes the ids in one query parameter; keep URLs comfortably short.
@@ -21,21 +23,28 @@ MAX_PROJECT_IDS = 200
 
 class LinkList(BaseModel):
     links: list[ProjectLink] = Field(description="Which group can access which project")
-    count: int
+    total: int
+    shown: str | None = Field(
+        default=None, description="Set when the list was cut to fit: how to see the rest"
+    )
 
 
 class LinkAdded(BaseModel):
     workspace_id: int
     project_id: int
+    project: str | None = None
     group_id: int
+    group: str | None = None
     added: bool = True
 
 
 class LinkRemoved(BaseModel):
     workspace_id: int
     project_group_id: int
-    project_id: int | None = None
-    group_id: int | None = None
+    project_id: int
+    project: str | None = None
+    group_id: int
+    group: str | None = None
     removed: bool = True
 
 
@@ -59,18 +68,23 @@ async def list_project_groups(
         Field(
             min_length=1,
             max_length=MAX_PROJECT_IDS,
-            description="Projects to look at (see list_projects); Toggl requires at least one",
+            description="Project ids",
         ),
     ],
     workspace_id: WorkspaceId = None,
 ) -> LinkList:
-    """List which groups can access the given projects (one Toggl request).
-
-    Each link has the project_group_id that remove_project_group takes."""
+    """Group-project links, with link ids."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
-    links = await fetch_links(state, ws, dedupe(project_ids) or [])
-    return LinkList(links=[ProjectLink.from_toggl(x) for x in links], count=len(links))
+    links = [ProjectLink.from_toggl(x) for x in await fetch_links(state, ws, dedupe(project_ids) or [])]
+    for link in links:  # names this process already heard; no request is spent on them here
+        link.project = lookup.name_of(state, "project", link.project_id)
+        link.group = lookup.name_of(state, "group", link.group_id)
+    shown = fit(links, state.settings.text_budget)
+    result = LinkList(links=links[:shown], total=len(links))
+    if shown < len(links):
+        result.shown = f"{shown} of {len(links)} links shown: ask for fewer project_ids at a time."
+    return result
 
 
 @tool("add_project_group", title="Give a group access to a project", safety=Safety.WRITE, idempotent=False)
@@ -80,15 +94,19 @@ async def add_project_group(
     group_id: GroupId,
     workspace_id: WorkspaceId = None,
 ) -> LinkAdded:
-    """Give a group access to a project (one Toggl request).
-
-    A group created seconds ago may not be visible to Toggl yet; the server waits and retries."""
+    """Give a group access to a project."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     await state.toggl.request(
         "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
     )
-    return LinkAdded(workspace_id=ws, project_id=project_id, group_id=group_id)
+    return LinkAdded(
+        workspace_id=ws,
+        project_id=project_id,
+        project=lookup.name_of(state, "project", project_id),
+        group_id=group_id,
+        group=lookup.name_of(state, "group", group_id),
+    )
 
 
 def _check_link_args(project_group_id: int | None, project_id: int | None, group_id: int | None) -> None:
@@ -107,19 +125,52 @@ def _check_link_args(project_group_id: int | None, project_id: int | None, group
 
 async def _find_link(ctx: Context, ws: int, project_id: int, group_id: int) -> TogglProjectGroup:
     """The link, as Toggl answers for this call (the preview's read serves the body too)."""
-    memo = call_memo(ctx)
-    key = ("links", ws, project_id)
-    if key not in memo:
-        memo[key] = await fetch_links(app_state(ctx), ws, [project_id])
-    links: list[TogglProjectGroup] = memo[key]
+    links = await lookup.links_of(ctx, ws, [project_id])
     for link in links:
         if link.group_id == group_id and link.pid == project_id:
             return link
-    groups = sorted({x.group_id for x in links})
+    state = app_state(ctx)
+    holders = [
+        lookup.labelled(lookup.name_of(state, "group", x.group_id), x.group_id, "group") for x in links
+    ]
     raise ToolError(
         f"Group {group_id} has no access to project {project_id} in workspace {ws}; nothing to remove "
-        f"and nothing was changed. Groups with access: {groups or 'none'}."
+        f"and nothing was changed. Groups with access: {lookup.listing(holders)}."
     )
+
+
+async def _link_by_id(ctx: Context, ws: int, link_id: int) -> TogglProjectGroup:
+    """Which project and group a link joins: Toggl lists links only by project, so the workspace's
+    projects (cached) are queried 200 at a time until the link turns up."""
+    state = app_state(ctx)
+    project_ids = [p.id for p in await lookup.all_projects(state, ws)]
+    for start in range(0, len(project_ids), lookup.LINK_QUERY_IDS):
+        for link in await lookup.links_of(ctx, ws, project_ids[start : start + lookup.LINK_QUERY_IDS]):
+            if link.id == link_id:
+                return link
+    raise ToolError(
+        f"Workspace {ws} has no project-group link {link_id}; nothing was changed. "
+        "get_project_access or list_project_groups show the links."
+    )
+
+
+async def _the_link(
+    ctx: Context, ws: int, project_group_id: int | None, project_id: int | None, group_id: int | None
+) -> TogglProjectGroup:
+    if project_group_id is not None:
+        return await _link_by_id(ctx, ws, project_group_id)
+    assert project_id is not None and group_id is not None
+    return await _find_link(ctx, ws, project_id, group_id)
+
+
+async def group_name(ctx: Context, ws: int, group_id: int) -> str | None:
+    """From the name book, else from the organization's group list (a preview a person reads)."""
+    state = app_state(ctx)
+    known = lookup.name_of(state, "group", group_id)
+    org = None if known else await lookup.organization_of(state, ws)
+    if org is not None:
+        known = next((g.name for g in await read_groups(ctx, org) if g.group_id == group_id), None)
+    return known
 
 
 async def _remove_preview(
@@ -135,16 +186,14 @@ async def _remove_preview(
 
     async def preview() -> Preview:
         ws = await scope.workspace_id(state, workspace_id)
-        if project_group_id is not None:
-            return Preview(
-                f"Remove project-group link {project_group_id} in workspace {ws}: the group's members "
-                "lose the access to the project that this link gave them."
-            )
-        assert project_id is not None and group_id is not None
-        link = await _find_link(ctx, ws, project_id, group_id)
+        link = await _the_link(ctx, ws, project_group_id, project_id, group_id)
+        group = await group_name(ctx, ws, link.group_id) or f"Group {link.group_id}"
+        project = (await lookup.project_names(state, ws, [link.pid])).get(link.pid)
+        workspace = (await lookup.workspace_names(state)).get(ws)
         return Preview(
-            f"Remove group {group_id}'s access to project {project_id} in workspace {ws} "
-            f"(link {link.id}): the group's members lose the access it gave them."
+            f"{group} loses access to {project or 'project'} ({link.pid}) in "
+            f"{lookup.labelled(workspace, ws, 'workspace')}, link {link.id}: its members lose the "
+            "access this link gave them."
         )
 
     return await gate(ctx, confirm, preview)
@@ -160,28 +209,23 @@ async def remove_project_group(
     ctx: Context,
     approval: Annotated[Approval, Resolve(_remove_preview)],
     workspace_id: WorkspaceId = None,
-    project_group_id: Annotated[
-        int | None, Field(ge=1, description="The link's id from list_project_groups")
-    ] = None,
-    project_id: Annotated[
-        int | None, Field(ge=1, description="With group_id, instead of project_group_id")
-    ] = None,
-    group_id: Annotated[
-        int | None, Field(ge=1, description="With project_id, instead of project_group_id")
-    ] = None,
+    project_group_id: Annotated[int | None, Field(ge=1, description="The link id")] = None,
+    project_id: Annotated[int | None, Field(ge=1, description="With group_id")] = None,
+    group_id: Annotated[int | None, Field(ge=1, description="With project_id")] = None,
     confirm: StrictBool = ConfirmArg,
 ) -> LinkRemoved:
-    """Remove a group's access to a project.
-
-    Name the link by project_group_id, or by project_id and group_id (then it is looked up with
-    one request). Needs the user's confirmation."""
+    """Remove a group's access to a project."""
     _check_link_args(project_group_id, project_id, group_id)
     require_approval(approval, "remove project access")
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
-    link_id = project_group_id
-    if link_id is None:
-        assert project_id is not None and group_id is not None
-        link_id = (await _find_link(ctx, ws, project_id, group_id)).id
-    await state.toggl.request("DELETE", links_path(ws, link_id))
-    return LinkRemoved(workspace_id=ws, project_group_id=link_id, project_id=project_id, group_id=group_id)
+    link = await _the_link(ctx, ws, project_group_id, project_id, group_id)
+    await state.toggl.request("DELETE", links_path(ws, link.id))
+    return LinkRemoved(
+        workspace_id=ws,
+        project_group_id=link.id,
+        project_id=link.pid,
+        project=lookup.name_of(state, "project", link.pid),
+        group_id=link.group_id,
+        group=lookup.name_of(state, "group", link.group_id),
+    )

@@ -1,9 +1,12 @@
 """One declaration per operation drives registration, annotations, read-only mode, docs and tests.
 
-A tool module declares each operation with `@tool(name, title=..., safety=...)`. `register()`
+A tool module declares each operation with `@tool(name, title=..., safety=...)`. `build_tools()`
 turns the declarations into MCP tools: annotations follow from the safety class, read-only mode
-drops everything that writes, unknown argument keys are rejected, and `TogglError` becomes a
-`ToolError` with a hint, once, here.
+drops everything that writes, unknown argument keys are rejected, every schema is made lean, every
+result is compact JSON without the fields that say nothing, and `TogglError` becomes a `ToolError`
+with a hint, once, here.
+
+This module imports no tool module (they import it): `toolsets.py` names them.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import json
 import typing
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +24,9 @@ from typing import Any
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from mcp.types import ToolAnnotations
-from pydantic import ConfigDict, ValidationError
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..toggl.errors import TogglError
 
@@ -83,15 +88,6 @@ def tool(
     return declare
 
 
-def all_tools() -> list[ToolSpec]:
-    # Importing the modules runs their declarations.
-    from . import bulk, discovery, groups, project_groups  # noqa: F401
-
-    # Finding ids first, then groups, project access, and bulk changes: the order a model reads.
-    order = ["discovery", "groups", "project_groups", "bulk"]
-    return sorted(TOOLS, key=lambda spec: order.index(spec.fn.__module__.rsplit(".", 1)[-1]))
-
-
 def format_error(tool_name: str, error: TogglError) -> str:
     return f"{error.describe()}. {error.hint()}"
 
@@ -134,10 +130,104 @@ def argument_problems(error: ValidationError) -> str:
     return f"Invalid arguments, so nothing was sent to Toggl. {'; '.join(problems)}."
 
 
+# -- lean schemas: what the model reads in every conversation ---------------------------------------
+
+# Keywords whose value maps names to schemas: the names are data, never keywords to drop.
+_NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "patternProperties", "dependentSchemas"})
+# Keywords whose value is data (or a list of names), not a schema.
+_DATA = frozenset({"default", "enum", "const", "examples", "required"})
+_NULL = {"type": "null"}
+
+
+def lean_schema(schema: dict[str, Any], *, plain_optionals: bool = True) -> dict[str, Any]:
+    """The schema a model needs, from what pydantic generates: no `title` anywhere (it repeats the
+    name), no `default` (the server applies it), and an optional argument as its plain type:
+    `anyOf: [X, null]` with `default: null` becomes X with the property's own description and
+    constraints. Every constraint stays. Pydantic still accepts null: leaving an argument out and
+    sending null agree.
+
+    Output schemas keep their null unions (`plain_optionals=False`): a result may carry a null."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        lean: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "title" and isinstance(value, str):
+                continue
+            if key in _DATA:
+                lean[key] = value
+            elif key in _NAMED_SCHEMAS and isinstance(value, dict):
+                lean[key] = {name: walk(sub) for name, sub in value.items()}
+            else:
+                lean[key] = walk(value)
+        if plain_optionals and "default" in lean:
+            # An argument left out takes its default on the server; what the default means, where
+            # it matters, the description says. A null default marks an optional argument.
+            if lean.pop("default") is None:
+                lean = _without_null_branch(lean)
+        return lean
+
+    walked: dict[str, Any] = walk(schema)
+    return walked
+
+
+def _without_null_branch(node: dict[str, Any]) -> dict[str, Any]:
+    branches = node.get("anyOf")
+    if not isinstance(branches, list) or _NULL not in branches:
+        return node
+    rest = [branch for branch in branches if branch != _NULL]
+    own = {key: value for key, value in node.items() if key != "anyOf"}
+    if len(rest) == 1 and isinstance(rest[0], dict):
+        # The property's own keys (description, its constraints) win over the branch's.
+        return {**rest[0], **own}
+    return {**own, "anyOf": rest}
+
+
+def model_facing_bytes(name: str, description: str, input_schema: dict[str, Any]) -> int:
+    """What one tool costs in every conversation: its name, description and input schema as
+    compact JSON, in UTF-8 bytes (the README's and the budget test's measure)."""
+    facing = {"name": name, "description": description, "inputSchema": input_schema}
+    return len(compact_json(facing).encode())
+
+
+# -- lean results ------------------------------------------------------------------------------------
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _without_empty_fields(value: Any, dumped: Any) -> Any:
+    """`dumped` (the JSON dump of `value`) without the null fields the model lets go unset: a null
+    that only says "unknown" costs tokens and tells nothing. A required field stays, even as null,
+    so the output schema still holds."""
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        fields = type(value).model_fields
+        name_of = {(f.serialization_alias or f.alias or name): name for name, f in fields.items()}
+        kept: dict[str, Any] = {}
+        for key, item in dumped.items():
+            name = name_of.get(key)
+            if name is None:
+                kept[key] = item
+            elif item is None and not fields[name].is_required():
+                continue
+            else:
+                kept[key] = _without_empty_fields(getattr(value, name, None), item)
+        return kept
+    if isinstance(value, list | tuple) and isinstance(dumped, list) and len(value) == len(dumped):
+        return [_without_empty_fields(v, d) for v, d in zip(value, dumped, strict=True)]
+    if isinstance(value, dict) and isinstance(dumped, dict):
+        return {key: _without_empty_fields(value.get(key), item) for key, item in dumped.items()}
+    return dumped
+
+
 class _Tool(Tool):
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
-            return await super().run(arguments, context, convert_result)
+            result = await super().run(arguments, context, convert_result=False)
         except ToolError as error:
             cause = error.__cause__
             argument_model = self.fn_metadata.arg_model.__name__
@@ -148,6 +238,32 @@ class _Tool(Tool):
             ):
                 raise ToolError(f"Error executing tool {self.name}: {argument_problems(cause)}") from cause
             raise
+        if not convert_result:
+            return result
+        try:
+            return self._lean_result(result)
+        except MCPError:
+            raise
+        except Exception as exc:
+            # What the SDK does when a result does not convert: a crash, its text kept here.
+            raise UnexpectedToolError(f"Error executing tool {self.name}") from exc
+
+    def _lean_result(self, result: Any) -> Any:
+        """The SDK's conversion (output validation included), then the structured content without
+        empty fields, and as the text exactly that content as compact JSON (the SDK would indent
+        it, doubling its size)."""
+        converted = self.fn_metadata.convert_result(result)
+        if (
+            isinstance(result, CallToolResult)
+            or not isinstance(converted, CallToolResult)
+            or converted.structured_content is None
+        ):
+            return converted
+        wrapped = {"result": result} if self.fn_metadata.wrap_output else result
+        structured = _without_empty_fields(wrapped, converted.structured_content)
+        return CallToolResult(
+            content=[TextContent(type="text", text=compact_json(structured))], structured_content=structured
+        )
 
 
 def _strict(registered: Tool) -> Tool:
@@ -160,12 +276,15 @@ def _strict(registered: Tool) -> Tool:
     )
     registered.fn_metadata.arg_model = strict
     # The schema the SDK already generated, saying the same thing as the strict model.
-    registered.parameters = {**registered.parameters, "additionalProperties": False}
+    registered.parameters = {**lean_schema(registered.parameters), "additionalProperties": False}
+    output = registered.fn_metadata.output_schema
+    if output is not None:
+        registered.fn_metadata.output_schema = lean_schema(output, plain_optionals=False)
     return registered
 
 
-def build_tools(*, read_only: bool) -> list[Tool]:
-    """The MCP tools for every declaration (only the reads in read-only mode)."""
+def build_tools(specs: Iterable[ToolSpec], *, read_only: bool) -> list[Tool]:
+    """The MCP tools for these declarations (only the reads in read-only mode)."""
     return [
         _strict(
             _Tool.from_function(
@@ -177,6 +296,6 @@ def build_tools(*, read_only: bool) -> list[Tool]:
                 structured_output=True,
             )
         )
-        for spec in all_tools()
+        for spec in specs
         if not (read_only and spec.safety is not Safety.READ)
     ]

@@ -1,0 +1,190 @@
+"""Names beside ids, for the fewest requests: what this process already heard, then Toggl.
+
+A person asks in names ("take Design off Legacy Intranet") and wants the answer in names. Every
+read that carries names (groups and their members, projects, workspaces, organization users)
+feeds a name book; previews and results look names up there first and ask Toggl only for what is
+missing. Names are for showing: no decision about what a change loses ever rests on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from ..state import AppState, app_state, call_memo
+from ..toggl.models import TogglGroup, TogglProjectGroup, parse_links
+from . import scope
+
+# Toggl takes the project ids of a project_groups query in one parameter; 200 keeps URLs short.
+LINK_QUERY_IDS = 200
+PROJECTS_PER_PAGE = 200
+# A workspace larger than this is not read whole for names (50 pages of 200).
+MAX_PROJECT_PAGES = 50
+
+
+def remember(state: AppState, kind: str, item_id: int, name: Any) -> None:
+    if isinstance(name, str) and name:
+        state.names.put((kind, item_id), name)
+
+
+def name_of(state: AppState, kind: str, item_id: int) -> str | None:
+    found = state.names.get((kind, item_id))
+    return found if isinstance(found, str) else None
+
+
+def remember_groups(state: AppState, groups: Iterable[TogglGroup]) -> None:
+    for group in groups:
+        remember(state, "group", group.group_id, group.name)
+        for user in group.users:
+            remember(state, "user", user.user_id, user.name)
+
+
+def remember_rows(state: AppState, kind: str, rows: Iterable[dict[str, Any]], id_key: str = "id") -> None:
+    for row in rows:
+        if isinstance(row.get(id_key), int):
+            remember(state, kind, row[id_key], row.get("name"))
+
+
+def labelled(name: str | None, item_id: int, kind: str = "") -> str:
+    """`Design (601)`, or `group 601` when the name is unknown."""
+    return f"{name} ({item_id})" if name else f"{kind or 'id'} {item_id}".strip()
+
+
+def listing(items: list[str], most: int = 15) -> str:
+    """A short list for a preview: the first `most`, then how many more."""
+    if len(items) <= most:
+        return ", ".join(items) or "none"
+    return ", ".join(items[:most]) + f", and {len(items) - most} more"
+
+
+# -- workspaces and organizations ------------------------------------------------------------------
+
+
+async def workspace_rows(state: AppState) -> list[dict[str, Any]]:
+    rows = await scope.my_workspaces(state)
+    remember_rows(state, "workspace", rows)
+    return rows
+
+
+async def workspace_names(state: AppState) -> dict[int, str]:
+    return {int(w["id"]): str(w.get("name") or "") for w in await workspace_rows(state)}
+
+
+async def organization_of(state: AppState, workspace_id: int) -> int | None:
+    for row in await workspace_rows(state):
+        if row.get("id") == workspace_id and isinstance(row.get("organization_id"), int):
+            return int(row["organization_id"])
+    return None
+
+
+# -- projects ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    workspace_id: int
+    active: bool = True
+
+
+async def _project_pages(state: AppState, ws: int, search: str | None = None) -> AsyncIterator[list[Project]]:
+    """Every project of a workspace, archived ones too, a page at a time. Toggl has been seen
+    answering more than `per_page`, and a page may repeat: stop when a page brings nothing new."""
+    seen: set[int] = set()
+    params: dict[str, Any] = {"active": "both", "per_page": PROJECTS_PER_PAGE}
+    if search is not None:
+        params["search"] = search
+    for page in range(1, MAX_PROJECT_PAGES + 1):
+        data = await state.toggl.request("GET", f"/workspaces/{ws}/projects", params={**params, "page": page})
+        rows = [p for p in data or [] if isinstance(p, dict) and isinstance(p.get("id"), int)]
+        fresh = [p for p in rows if p["id"] not in seen]
+        seen.update(p["id"] for p in fresh)
+        remember_rows(state, "project", fresh)
+        yield [Project(p["id"], str(p.get("name") or ""), ws, p.get("active") is not False) for p in fresh]
+        if not fresh or len(rows) < PROJECTS_PER_PAGE:
+            return
+
+
+async def all_projects(state: AppState, ws: int) -> list[Project]:
+    """A workspace's projects, kept for a minute like other discovery answers."""
+
+    async def load() -> list[Project]:
+        found: list[Project] = []
+        async for page in _project_pages(state, ws):
+            found += page
+        return found
+
+    projects: list[Project] = await state.cache.get_or_load(("all-projects", ws), load)
+    return projects
+
+
+async def project_names(state: AppState, ws: int, ids: Iterable[int]) -> dict[int, str]:
+    """Names of these projects: from the name book, else from the workspace's project list, read
+    only as far as needed."""
+    wanted = list(dict.fromkeys(ids))
+    names = {pid: n for pid in wanted if (n := name_of(state, "project", pid))}
+    missing = {pid for pid in wanted if pid not in names}
+    if not missing:
+        return names
+    cached: list[Project] | None = state.cache.get(("all-projects", ws))
+    if cached is not None:
+        names.update({p.id: p.name for p in cached if p.id in missing})
+        return names
+    async for page in _project_pages(state, ws):
+        for project in page:
+            if project.id in missing:
+                names[project.id] = project.name
+                missing.discard(project.id)
+        if not missing:
+            break
+    return names
+
+
+async def find_projects(state: AppState, ws: int, text: str) -> list[Project]:
+    """Projects whose name contains `text` (any case), archived ones too: from the workspace's
+    list when this process has it, else by Toggl's search, a page at a time."""
+    needle = text.casefold()
+    cached: list[Project] | None = state.cache.get(("all-projects", ws))
+    if cached is not None:
+        return [p for p in cached if needle in p.name.casefold()]
+    found: list[Project] = []
+    async for page in _project_pages(state, ws, search=text):
+        found += [p for p in page if needle in p.name.casefold()]
+    return found
+
+
+# -- links and groups, as Toggl answers for this call -------------------------------------------
+
+
+async def links_of(ctx: Context, ws: int, project_ids: list[int]) -> list[TogglProjectGroup]:
+    """Who can access these projects: one project_groups query per 200 projects, read once per
+    call (the preview and the body share it)."""
+    memo = call_memo(ctx)
+    state = app_state(ctx)
+    found: list[TogglProjectGroup] = []
+    for start in range(0, len(project_ids), LINK_QUERY_IDS):
+        chunk = tuple(project_ids[start : start + LINK_QUERY_IDS])
+        key = ("links", ws, chunk)
+        if key not in memo:
+            data = await state.toggl.request(
+                "GET", f"/workspaces/{ws}/project_groups", params={"project_ids": ",".join(map(str, chunk))}
+            )
+            memo[key] = parse_links(data)
+        found += memo[key]
+    return found
+
+
+async def projects_of_group(ctx: Context, group: TogglGroup) -> list[tuple[Project, TogglProjectGroup]]:
+    """The projects a group can access, in the workspaces it is assigned to, with their links."""
+    state = app_state(ctx)
+    reached: dict[int, tuple[Project, TogglProjectGroup]] = {}
+    for ws in group.workspaces:
+        projects = {p.id: p for p in await all_projects(state, ws)}
+        for link in await links_of(ctx, ws, list(projects)):
+            if link.group_id == group.group_id and link.pid in projects:
+                reached[link.id] = (projects[link.pid], link)
+    return list(reached.values())
