@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -88,6 +89,7 @@ def test_the_server_without_a_token_exits_at_once_with_one_line_on_stderr_and_no
         capture_output=True,
         timeout=30,
         check=False,
+        cwd=Path(__file__).resolve().parents[1],
     )
     assert completed.returncode != 0
     assert completed.stdout == b""
@@ -122,6 +124,7 @@ def run_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
         capture_output=True,
         timeout=30,
         check=False,
+        cwd=Path(__file__).resolve().parents[1],
     )
 
 

@@ -4,7 +4,6 @@ an unknown name stops the server before it serves, and the registry imports no t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import respx
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import Connect, error_text, make_settings
+from tests.test_config_cli import command_env, run_command
 from toggl_groups_mcp.config import ConfigError, Settings
 from toggl_groups_mcp.server import build_server
 
@@ -92,27 +92,6 @@ def test_without_the_variable_every_tool_is_registered() -> None:
 
 
 # -- the real command -------------------------------------------------------------------------------
-
-
-def command_env(**settings: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("TOGGL_") and key not in ("PYTHONSTARTUP",)
-    }
-    return {**env, **settings}
-
-
-def run_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "toggl_groups_mcp", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=30,
-        check=False,
-        cwd=REPO,
-    )
 
 
 def one_stderr_line(completed: subprocess.CompletedProcess[bytes]) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import app_state
+from ..state import AppState, app_state
 from ..toggl.errors import reset_time
 from . import lookup, scope
 from .args import OrganizationId, Search, WorkspaceId
@@ -97,6 +97,23 @@ def _picked(item: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     return {k: item.get(k) for k in model.model_fields if k in item}
 
 
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def _page_fit(
+    items: list[Item], per_page: int, state: AppState, narrow: str
+) -> tuple[list[Item], str | None]:
+    """A page as asked for, and within the text budget. Toggl has been seen answering more than
+    per_page: never pass on more than was asked for."""
+    items = items[:per_page]
+    shown = fit(items, state.settings.text_budget)
+    if shown == len(items):
+        return items, None
+    return items[
+        :shown
+    ], f"{shown} of {len(items)} shown: ask for a smaller per_page, or narrow with {narrow}."
+
+
 @tool("list_organizations", title="List organizations and workspaces", safety=Safety.READ)
 async def list_organizations(ctx: Context) -> OrganizationList:
     """Organizations, their workspaces, and defaults."""
@@ -170,13 +187,12 @@ async def list_projects(
     key = ("projects", ws, name, active, page, per_page)
     projects = await state.cache.get_or_load(key, load)
     lookup.remember_rows(state, "project", projects)
-    # Toggl has been seen answering more than per_page: never pass on more than was asked for.
-    items = [Project.model_validate(_picked(p, Project)) for p in projects[:per_page]]
-    shown = fit(items, state.settings.text_budget)
-    result = ProjectPage(projects=items[:shown], page=page, per_page=per_page, more=len(projects) >= per_page)
-    if shown < len(items):
-        result.shown = f"{shown} of {len(items)} shown: ask for a smaller per_page, or narrow with name."
-    return result
+    items, shown = _page_fit(
+        [Project.model_validate(_picked(p, Project)) for p in projects], per_page, state, "name"
+    )
+    return ProjectPage(
+        projects=items, page=page, per_page=per_page, more=len(projects) >= per_page, shown=shown
+    )
 
 
 @tool("list_organization_users", title="List organization users", safety=Safety.READ)
@@ -200,12 +216,9 @@ async def list_organization_users(
 
     users = await state.cache.get_or_load(("users", org, filter, page, per_page), load)
     lookup.remember_rows(state, "user", users, id_key="user_id")
-    items = [OrganizationUser.model_validate(_picked(u, OrganizationUser)) for u in users[:per_page]]
-    shown = fit(items, state.settings.text_budget)
-    result = UserPage(users=items[:shown], page=page, per_page=per_page, more=len(users) >= per_page)
-    if shown < len(items):
-        result.shown = f"{shown} of {len(items)} shown: ask for a smaller per_page, or narrow with filter."
-    return result
+    people = [OrganizationUser.model_validate(_picked(u, OrganizationUser)) for u in users]
+    items, shown = _page_fit(people, per_page, state, "filter")
+    return UserPage(users=items, page=page, per_page=per_page, more=len(users) >= per_page, shown=shown)
 
 
 # A quota figure read from a response header is trusted for this long.
