@@ -48,6 +48,7 @@ def northwind(toggl: respx.MockRouter) -> None:
     toggl.get("/me/organizations").respond(json=[{"id": ORG, "name": "Northwind", "admin": True}])
     toggl.get(PROJECTS).respond(json=PROJECT_ROWS)
     toggl.get(LINKS).respond(json=[link(900, 3006, 601), link(901, 3007, 602), link(902, 3008, 601)])
+    toggl.get(f"/workspaces/{WS2}/projects").respond(json=[])  # nothing there: no access query
 
 
 @pytest.fixture
@@ -78,11 +79,13 @@ async def test_get_group_answers_members_workspaces_and_projects_by_name(
             {"id": 3008, "name": "Old Archive", "workspace_id": WS, "archived": True},
         ],
     }
+    # The group; per workspace of its organization (its own first) the projects and their access.
     assert sent(toggl) == [
         Sent("GET", GROUPS, {"name": "design"}, None),
         Sent("GET", "/me/workspaces", {}, None),
         Sent("GET", PROJECTS, ALL_PROJECTS, None),
         Sent("GET", LINKS, {"project_ids": "3006,3007,3008"}, None),
+        Sent("GET", f"/workspaces/{WS2}/projects", ALL_PROJECTS, None),
     ]
 
 
@@ -92,7 +95,13 @@ async def test_get_group_by_id_reads_the_group_list_once(client: Client, toggl: 
     assert not result.is_error, tool_error(result)
     assert result.structured_content is not None
     assert result.structured_content["projects"] == [{"id": 3007, "name": "Website", "workspace_id": WS}]
-    assert [s.path for s in sent(toggl)] == [GROUPS, "/me/workspaces", PROJECTS, LINKS]
+    assert [s.path for s in sent(toggl)] == [
+        GROUPS,
+        "/me/workspaces",
+        PROJECTS,
+        LINKS,
+        f"/workspaces/{WS2}/projects",
+    ]
 
 
 async def test_get_group_of_an_unknown_name_lists_the_groups_found(
@@ -114,7 +123,7 @@ async def test_get_group_reads_a_large_workspace_200_projects_at_a_time(
 ) -> None:
     rows = [{"id": 5000 + i, "name": f"P{i:03}"} for i in range(450)]
     toggl.get(GROUPS).respond(json=[DESIGN])
-    toggl.get("/me/workspaces").respond(json=WORKSPACES)
+    toggl.get("/me/workspaces").respond(json=WORKSPACES[:1])
     pages = toggl.get(PROJECTS).mock(
         side_effect=lambda request: httpx.Response(
             200, json=rows[(int(request.url.params["page"]) - 1) * 200 :][:200]
@@ -139,7 +148,7 @@ async def test_get_group_never_trusts_toggl_to_honour_per_page(
     """Every page answering all 450 projects: read once, not again and again."""
     rows = [{"id": 5000 + i, "name": f"P{i:03}"} for i in range(450)]
     toggl.get(GROUPS).respond(json=[DESIGN])
-    toggl.get("/me/workspaces").respond(json=WORKSPACES)
+    toggl.get("/me/workspaces").respond(json=WORKSPACES[:1])
     pages = toggl.get(PROJECTS).respond(json=rows)
     toggl.get(LINKS).respond(json=[])
     result = await client.call_tool("get_group", {"group_id": 601})
@@ -261,7 +270,7 @@ async def test_the_delete_preview_names_the_projects_the_group_gives_access_to(
     assert "access to 2 project(s) through this group" in text
     assert "Legacy Intranet (3006, Northwind Main)" in text and "Old Archive (3008, Northwind Main)" in text
     assert "workspace assignments: Northwind Main (100)" in text
-    assert [s.method for s in sent(toggl)] == ["GET"] * 4
+    assert [s.method for s in sent(toggl)] == ["GET"] * 5  # the group, workspaces, 2 + 1 for projects
 
 
 async def test_the_remove_preview_says_who_loses_what_in_names(

@@ -32,7 +32,9 @@ async def test_list_organizations_is_lean_and_a_second_call_spends_no_request(
         "organizations": [
             {"id": 10, "name": "Acme", "admin": True, "workspaces": [{"id": 100, "name": "Main"}]},
             {"id": 20, "name": "Side", "admin": False, "workspaces": [{"id": 200, "name": "Other"}]},
-        ]
+        ],
+        "default_organization_id": None,  # said: two organizations and none configured
+        "default_workspace_id": None,
     }
     assert second.structured_content == first.structured_content
     assert route.call_count == 1 and workspaces.call_count == 1
@@ -44,9 +46,7 @@ async def test_list_workspaces_filters_by_organization_and_strips_the_token(
     toggl.get("/me/workspaces").respond(json=WORKSPACES)
     async with connect() as client:
         result = await client.call_tool("list_workspaces", {"organization_id": 20})
-    assert result.structured_content == {
-        "workspaces": [{"id": 200, "name": "Other", "organization_id": 20, "admin": False}]
-    }
+    assert result.structured_content == {"workspaces": [{"id": 200, "name": "Other", "organization_id": 20}]}
     assert "secret" not in str(result.content)
 
 
@@ -63,7 +63,7 @@ async def test_list_projects_sends_search_active_and_paging(
     params = route.calls.last.request.url.params
     assert dict(params) == {"search": "Web", "active": "both", "page": "2", "per_page": "1"}
     assert result.structured_content == {
-        "projects": [{"id": 1, "name": "Website", "active": True}],
+        "projects": [{"id": 1, "name": "Website"}],
         "page": 2,
         "per_page": 1,
         "more": True,
@@ -82,7 +82,8 @@ async def test_list_organization_users_gives_user_ids_and_filters(
         result = await client.call_tool("list_organization_users", {"organization_id": 10, "filter": "ann"})
     assert dict(route.calls.last.request.url.params) == {"filter": "ann", "page": "1", "per_page": "50"}
     users = result.structured_content["users"]  # type: ignore[index]
-    assert users == [{"user_id": 7, "name": "Ann", "email": "ann@x.test", "admin": False, "inactive": False}]
+    # Flags that say nothing (not an admin, not deactivated) are left out.
+    assert users == [{"user_id": 7, "name": "Ann", "email": "ann@x.test"}]
 
 
 async def test_the_only_organization_is_the_default_and_is_looked_up_once(

@@ -725,14 +725,14 @@ async def test_delete_without_confirmation_previews_name_members_and_workspaces(
     assert "workspace assignments: Studio (100), Lab (101)" in text
     assert "access to 1 project(s) through this group: Intranet (3006, Studio)" in text
     assert "confirm" in text and "no change was sent" in text.lower()
-    # The group, then per workspace its projects and who can reach them, then workspace names.
+    # The group; the organization's workspaces; per workspace its projects and who can reach them.
     assert sent(toggl) == [
         Sent("GET", GROUPS, {}, None),
+        Sent("GET", "/me/workspaces", {}, None),
         Sent("GET", "/workspaces/100/projects", {"active": "both", "per_page": "200", "page": "1"}, None),
         Sent("GET", "/workspaces/100/project_groups", {"project_ids": "3006"}, None),
         Sent("GET", "/workspaces/101/projects", {"active": "both", "per_page": "200", "page": "1"}, None),
         Sent("GET", "/workspaces/101/project_groups", {"project_ids": "3107"}, None),
-        Sent("GET", "/me/workspaces", {}, None),
     ]
 
 

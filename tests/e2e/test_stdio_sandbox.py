@@ -30,7 +30,10 @@ from toggl_groups_mcp.sandbox.demo import (
     ORG_ACME,
     ORG_GLOBEX,
     ORG_INITECH,
+    PROJECT_API_PLATFORM,
     PROJECT_BRAND_REFRESH,
+    PROJECT_DATA_PIPELINE,
+    PROJECT_LEGACY_INTRANET,
     PROJECT_WEBSITE_REDESIGN,
     USER_ALEX,
     USER_BIANCA,
@@ -330,6 +333,19 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 None,
             ),
             ("GET", LINKS, {"project_ids": f"{PROJECT_BRAND_REFRESH},{PROJECT_WEBSITE_REDESIGN}"}, None),
+            # ... in every workspace of the organization, not only those the group is assigned to
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/project_groups",
+                {"project_ids": f"{PROJECT_API_PLATFORM},{PROJECT_DATA_PIPELINE},{PROJECT_LEGACY_INTRANET}"},
+                None,
+            ),
             ("GET", LINKS, {"project_ids": str(PROJECT_BRAND_REFRESH)}, None),
             ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
             ("GET", GROUPS, {}, None),
@@ -437,9 +453,9 @@ async def test_every_tool_over_stdio_against_the_sandbox(
     assert groups_now[GROUP_DESIGNERS]["user_ids"] == [USER_BIANCA, USER_CHEN]
     acme_design_links = {link for link in control.links() if link[0] == WS_ACME_DESIGN}
     assert acme_design_links == {(WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS)}
-    # 9 reads (list_workspaces is answered from the cache), 6 reads inside write tools, 8 for the
+    # 9 reads (list_workspaces is answered from the cache), 6 reads inside write tools, 10 for the
     # previews, 13 writes: nothing else was spent
-    assert len(control.requests()) == 36
+    assert len(control.requests()) == 38
 
 
 class Human:

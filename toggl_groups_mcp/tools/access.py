@@ -92,7 +92,7 @@ async def get_group(
     org = await scope.organization_id(state, organization_id)
     group = await _find_group(ctx, org, group_id, name)
     workspace_names = await lookup.workspace_names(state)
-    reached = await lookup.projects_of_group(ctx, group)
+    reached = await lookup.projects_of_group(ctx, org, group)
     projects = [
         ProjectRef(id=p.id, name=p.name, workspace_id=p.workspace_id, archived=None if p.active else True)
         for p, _ in sorted(reached, key=lambda pair: pair[0].name.casefold())

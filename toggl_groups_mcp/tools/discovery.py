@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from ..state import AppState, app_state
 from ..toggl.errors import reset_time
@@ -32,19 +32,21 @@ class Organization(BaseModel):
 
 class OrganizationList(BaseModel):
     organizations: list[Organization]
-    default_organization_id: int | None = Field(
-        default=None, description="Used when a tool is given no organization_id"
-    )
-    default_workspace_id: int | None = Field(
-        default=None, description="Used when a tool is given no workspace_id"
-    )
+    # Required, so that a null is said: there is no default, the tools need the id.
+    default_organization_id: int | None = Field(description="Used when a tool gets no organization_id")
+    default_workspace_id: int | None = Field(description="Used when a tool gets no workspace_id")
+
+
+# Flags that are the same on almost every item say nothing: keep only the exception.
+OnlyTrue = Annotated[bool | None, AfterValidator(lambda flag: True if flag else None)]
+OnlyFalse = Annotated[bool | None, AfterValidator(lambda flag: False if flag is False else None)]
 
 
 class Workspace(BaseModel):
     id: int
     name: str
     organization_id: int | None = None
-    admin: bool | None = None
+    admin: OnlyTrue = Field(default=None, description="Only when the user administers it: true")
 
 
 class WorkspaceList(BaseModel):
@@ -54,7 +56,7 @@ class WorkspaceList(BaseModel):
 class Project(BaseModel):
     id: int
     name: str
-    active: bool | None = None
+    active: OnlyFalse = Field(default=None, description="Only for archived projects: false")
     client_id: int | None = None
 
 
@@ -70,8 +72,8 @@ class OrganizationUser(BaseModel):
     user_id: int = Field(description="Toggl user id: what groups take")
     name: str | None = None
     email: str | None = None
-    admin: bool | None = None
-    inactive: bool | None = None
+    admin: OnlyTrue = Field(default=None, description="Only for organization admins: true")
+    inactive: OnlyTrue = Field(default=None, description="Only for deactivated users: true")
 
 
 class UserPage(BaseModel):
@@ -121,6 +123,9 @@ async def list_organizations(ctx: Context) -> OrganizationList:
     orgs = await scope.my_organizations(state)
     workspaces = await lookup.workspace_rows(state)
     lookup.remember_rows(state, "organization", orgs)
+    # The defaults as the tools would pick them, without a request more.
+    default_org = state.settings.organization_id or (int(orgs[0]["id"]) if len(orgs) == 1 else None)
+    in_org = [w for w in workspaces if default_org is None or w.get("organization_id") == default_org]
     result = OrganizationList(
         organizations=[
             Organization(
@@ -134,20 +139,10 @@ async def list_organizations(ctx: Context) -> OrganizationList:
                 ],
             )
             for o in orgs
-        ]
-    )
-    # The defaults as the tools would pick them, without a request more.
-    result.default_organization_id = state.settings.organization_id or (
-        int(orgs[0]["id"]) if len(orgs) == 1 else None
-    )
-    in_org = [
-        w
-        for w in workspaces
-        if result.default_organization_id is None
-        or w.get("organization_id") == result.default_organization_id
-    ]
-    result.default_workspace_id = state.settings.workspace_id or (
-        int(in_org[0]["id"]) if len(in_org) == 1 else None
+        ],
+        default_organization_id=default_org,
+        default_workspace_id=state.settings.workspace_id
+        or (int(in_org[0]["id"]) if len(in_org) == 1 else None),
     )
     return result
 

@@ -204,6 +204,7 @@ async def create_group(
             raise
         found = await _find_by_name(state, org, name, error)
         state.toggl.note_created_group(found.group_id)
+        lookup.remember_groups(state, [found])
         return GroupResult(group=Group.from_toggl(found))
     if not (isinstance(data, dict) and isinstance(data.get("group_id"), int)):
         raise ToolError(
@@ -212,6 +213,7 @@ async def create_group(
         )
     group = TogglGroup.model_validate(data)
     state.toggl.note_created_group(group.group_id)
+    lookup.remember_groups(state, [group])
     return GroupResult(group=Group.from_toggl(group))
 
 
@@ -524,7 +526,7 @@ async def _delete_preview(
     async def preview() -> Preview:
         org = await scope.organization_id(state, organization_id)
         group = await read_group(ctx, org, group_id)
-        reached = await lookup.projects_of_group(ctx, group)
+        reached = await lookup.projects_of_group(ctx, org, group)
         names = await lookup.workspace_names(state)
         projects = [
             f"{project.name} ({project.id}, {names.get(project.workspace_id) or project.workspace_id})"

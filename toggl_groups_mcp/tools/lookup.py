@@ -178,11 +178,16 @@ async def links_of(ctx: Context, ws: int, project_ids: list[int]) -> list[TogglP
     return found
 
 
-async def projects_of_group(ctx: Context, group: TogglGroup) -> list[tuple[Project, TogglProjectGroup]]:
-    """The projects a group can access, in the workspaces it is assigned to, with their links."""
+async def projects_of_group(
+    ctx: Context, org: int, group: TogglGroup
+) -> list[tuple[Project, TogglProjectGroup]]:
+    """The projects a group can access, with their links: in every workspace of its organization,
+    not only those it is assigned to, since a link can outlive (or predate) the assignment and a
+    deletion preview must not understate what is lost."""
     state = app_state(ctx)
+    in_org = [int(w["id"]) for w in await workspace_rows(state) if w.get("organization_id") == org]
     reached: dict[int, tuple[Project, TogglProjectGroup]] = {}
-    for ws in group.workspaces:
+    for ws in dict.fromkeys([*group.workspaces, *in_org]):
         projects = {p.id: p for p in await all_projects(state, ws)}
         for link in await links_of(ctx, ws, list(projects)):
             if link.group_id == group.group_id and link.pid in projects:
