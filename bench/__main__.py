@@ -15,11 +15,16 @@ from pathlib import Path
 
 import anyio
 
-from . import coldstart, overhead, pacing, report, wire, workflows
+from . import answers, assistant, coldstart, context, inproc, overhead, pacing, report, wire, workflows
 from .report import Row, mark, ms
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("workflows", "overhead", "coldstart", "pacing")
+SECTIONS = ("workflows", "assistant", "overhead", "coldstart", "context", "answers", "pacing")
+IN_PROCESS = {"assistant", "context", "answers"}
+IN_PROCESS_NOTE = (
+    "assistant calls, context and answers: in-process servers (in-memory client), no default "
+    "organization or workspace"
+)
 
 # Targets (see bench/README.md).
 LAYER_RATIO_MAX = 1.10  # (ours - direct HTTP) / bare SDK call
@@ -53,6 +58,10 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
     with SandboxThread() as sb:
         # Cold start and latency first, while nothing else has run; the minute of pacing last.
         cold = ovh = runs = paced = None
+        asked: list[assistant.RequestRun] | None = None
+        facing: context.ContextSizes | None = None
+        facing_before: context.ContextSizes | None = None
+        sized: list[answers.AnswerSize] | None = None
         if "coldstart" in only:
             say(f"cold start: {plan.spawns} spawns each of ours and a bare MCPServer ...")
             cold = await coldstart.measure_cold_start(sb, spawns=plan.spawns)
@@ -64,6 +73,23 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                 f"Toggl requests per workflow: {len(workflows.WORKFLOWS)} workflows x {plan.workflow_repeats} ..."
             )
             runs = await workflows.measure_workflows(sb, repeats=plan.workflow_repeats)
+        if IN_PROCESS & only and inproc.previous() is None:
+            say(
+                f"previous release not available ({inproc.previous_problem()}): 'before' runs on this tree only"
+            )
+        if "assistant" in only:
+            say(
+                f"assistant calls: {len(assistant.REQUESTS)} requests, before and after, each run checked ..."
+            )
+            asked = await assistant.measure_assistant(sb)
+        if "context" in only:
+            say("model-facing bytes per tool ...")
+            facing = await context.measure(inproc.current(), sb)
+            previous = inproc.previous()
+            facing_before = await context.measure(previous, sb) if previous else None
+        if "answers" in only:
+            say(f"answer sizes: {len(answers.ASKS)} answers on the demo and the large organization ...")
+            sized = await answers.measure_answers(sb)
         if "pacing" in only:
             say(f"bulk pacing: {plan.projects} projects at 1 request/s (about {plan.projects} s) ...")
             paced = await pacing.measure_pacing(sb, projects=plan.projects)
@@ -81,6 +107,8 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                     mark(run_.count <= w.minimum),
                 )
             )
+    if asked is not None:
+        rows += assistant_rows(asked)
     if ovh is not None:
         raw = "bare JSON-RPC client"
         rows += [
@@ -132,12 +160,12 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                 mark(cold.ratio <= COLD_START_MAX),
             ),
             Row(
-                f"context: tools/list, {ctx.count} tools (compact JSON)",
+                f"whole tools/list entries (title, schemas, annotations too): {ctx.count} tools (compact JSON)",
                 f"{ctx.total_bytes:,} B, ~{ctx.total_bytes // 4:,} tokens",
                 f"bare, 1 tool: {bare_ctx.total_bytes:,} B; answer on the wire {ctx.wire_bytes:,} B",
             ),
             Row(
-                "context: per tool, mean (largest, smallest)",
+                "whole tools/list entry per tool, mean (largest, smallest)",
                 f"{ctx.mean:,.0f} B, ~{ctx.mean / 4:,.0f} tokens",
                 f"largest `{largest[0]}` {largest[1]:,} B (~{largest[1] // 4:,} tok); "
                 f"smallest `{smallest[0]}` {smallest[1]:,} B (~{smallest[1] // 4:,} tok)",
@@ -148,6 +176,10 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                 f"bare `MCPServer`: {cold.bare.rss_median_mib:.1f} MiB",
             ),
         ]
+    if facing is not None:
+        rows += context_rows(facing, facing_before)
+    if sized is not None:
+        rows += answer_rows(sized)
     if paced is not None:
         ok = paced.share_of_allowed >= PACING_MIN_SHARE and paced.rate_limited == 0
         rows.append(
@@ -160,6 +192,108 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                 mark(ok),
             )
         )
+    return rows
+
+
+def context_rows(facing: context.ContextSizes, before: context.ContextSizes | None) -> list[Row]:
+    name, largest = facing.largest
+    measured_mean = measured_largest = measured_count = ""
+    if before is not None:
+        old_name, old_largest = before.largest
+        measured_mean = f"; measured on the {before.release}: {before.mean:,.0f} B"
+        measured_largest = f"; measured on the {before.release}: {old_largest:,} B (`{old_name}`)"
+        measured_count = f"previous release: {before.count} tools"
+    small_name, smallest = facing.smallest
+    return [
+        Row(
+            "context: model-facing bytes per tool, mean (name + description + input schema, compact JSON)",
+            f"{facing.mean:,.0f} B, ~{facing.mean / 4:,.0f} tokens ({facing.total:,} B in all)",
+            f"previous release: {context.PREVIOUS_MEAN:,} B (issue){measured_mean}",
+            f"<= {context.MEAN_TARGET} B",
+            mark(facing.mean <= context.MEAN_TARGET),
+        ),
+        Row(
+            "context: model-facing bytes, largest tool (smallest)",
+            f"{largest:,} B (`{name}`); smallest {smallest:,} B (`{small_name}`)",
+            f"previous release: {context.PREVIOUS_LARGEST:,} B (`{context.PREVIOUS_LARGEST_TOOL}`, issue)"
+            f"{measured_largest}",
+        ),
+        Row("context: tools listed", f"{facing.count}", measured_count),
+    ]
+
+
+def answer_rows(sized: list[answers.AnswerSize]) -> list[Row]:
+    rows = []
+    for item in sized:
+        ask, ours = item.ask, item.ours
+        cut = " (cut to fit, says how to see the rest)" if ours.shown else ""
+        reference = []
+        if item.previous is not None:
+            old = item.previous
+            reference.append(
+                f"{inproc.PREVIOUS_SHORT}: {old.text:,} B text / {old.structured:,} B structured"
+            )
+        elif not ask.previous:
+            reference.append("new tool")
+        if ask.org == "demo" and ask.tool == "list_groups":
+            reference.insert(
+                0,
+                f"previous release: {answers.PREVIOUS_LIST_GROUPS_TEXT:,} B text for "
+                f"{answers.PREVIOUS_LIST_GROUPS_DATA:,} B data (issue)",
+            )
+        rows.append(
+            Row(
+                f"answer text: `{ask.tool}` on the {ask.what}",
+                f"{ours.text:,} B text / {ours.structured:,} B structured{cut}",
+                "; ".join(reference),
+                f"text <= structured, <= {answers.TEXT_BUDGET:,} B",
+                mark(ours.ok),
+            )
+        )
+    return rows
+
+
+def assistant_rows(asked: list[assistant.RequestRun]) -> list[Row]:
+    rows = []
+    for run_ in asked:
+        request, after, before, here = run_.request, run_.after, run_.before, run_.before_here
+        short = []
+        if not run_.calls_ok:
+            short.append("too many calls" if request.kind == "question" else f"{after.extra} extra call(s)")
+        if not run_.requests_ok:
+            short.append("more Toggl requests than before")
+        where = f"on the {before.release}"
+        if here is not None:
+            where += f"; the same calls on this tree: {here.requests} requests"
+        else:
+            where += f" (previous release not available: {inproc.previous_problem()})"
+        goal = (
+            f"<= {assistant.QUESTION_MOST} calls"
+            if request.kind == "question"
+            else "look-ups of named things + the change"
+        )
+        rows.append(
+            Row(
+                f"assistant calls: ({request.key}) {request.label}",
+                f"{after.calls} calls, {after.requests} Toggl requests"
+                + (f" ({'; '.join(short)})" if short else ""),
+                f"before: {before.calls} calls, {before.requests} requests {where}",
+                f"{goal}; requests <= before",
+                mark(run_.ok),
+            )
+        )
+    calls_after = sum(r.after.calls for r in asked)
+    calls_before = sum(r.before.calls for r in asked)
+    requests_after = sum(r.after.requests for r in asked)
+    requests_before = sum(r.before.requests for r in asked)
+    passed = sum(1 for r in asked if r.ok)
+    rows.append(
+        Row(
+            f"assistant calls: all {len(asked)} requests",
+            f"{calls_after} calls, {requests_after} Toggl requests; {passed} of {len(asked)} rows PASS",
+            f"before: {calls_before} calls, {requests_before} requests on the {asked[0].before.release}",
+        )
+    )
     return rows
 
 
@@ -186,7 +320,9 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {report.machine_line()}\n\n"
         f"Run: {plan.label} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s); "
         f"workflows x{plan.workflow_repeats}, {plan.calls} calls per latency series, "
-        f"{plan.spawns} spawns each, pacing {plan.projects} projects; {wire.environment_note()}.\n"
+        f"{plan.spawns} spawns each, pacing {plan.projects} projects; {wire.environment_note()}"
+        + (f"; {IN_PROCESS_NOTE}" if IN_PROCESS & only else "")
+        + ".\n"
     )
     text = header + "\n" + report.render(rows) + "\n"
     print(text, end="")
