@@ -186,7 +186,8 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
             Row(
                 f"bulk pacing: `add_group_to_projects`, {paced.projects} projects, sandbox 1 req/s (burst 2)",
                 f"{paced.achieved_rate:.3f} req/s ({paced.share_of_allowed:.0%} of allowed), "
-                f"{paced.rate_limited} x 429, {paced.requests} requests, {paced.wall:.1f} s",
+                f"{paced.rate_limited} x 429, {paced.requests} requests, {paced.wall:.1f} s; "
+                f"{paced.done} linked in {paced.calls} calls (each stops within its 40 s budget)",
                 "allowed 1 req/s after a burst of 2",
                 f">= {PACING_MIN_SHARE:.0%}, 0 x 429",
                 mark(ok),
