@@ -902,3 +902,15 @@ async def test_toggl_errors_always_carry_a_message_not_the_bare_sdk_text(
     assert text.startswith("Error executing tool list_groups: ")
     assert text.removeprefix("Error executing tool list_groups: ").strip()
     assert f"HTTP {status}" in text and "Something specific" in text
+
+
+async def test_a_rename_is_what_later_results_call_the_group(client: Client, toggl: respx.MockRouter) -> None:
+    """Results name groups from what the server has heard: after a rename, the new name."""
+    toggl.get(GROUPS).respond(200, json=[toggl_group()])
+    toggl.put(GROUP).respond(200, json=toggl_group(name="UX"))
+    toggl.patch(GROUP).mock(side_effect=echo_patch)
+    await client.call_tool("list_groups", {})
+    assert not (await client.call_tool("update_group", {"group_id": GROUP_ID, "name": "UX"})).is_error
+    result = await client.call_tool("patch_group", {"group_id": GROUP_ID, "add_user_ids": [13]})
+    assert result.structured_content is not None
+    assert result.structured_content["name"] == "UX"

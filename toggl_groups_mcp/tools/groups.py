@@ -336,6 +336,7 @@ async def update_group(
         after = TogglGroup.model_validate(
             {"group_id": group_id, "name": new_name, "users": users, "workspaces": new_ws}
         )
+    lookup.remember_groups(state, [after])  # later results call it by its new name
     known = {u.user_id: u for u in [*before.users, *after.users]}
 
     def members(ids: list[int]) -> list[Member]:
