@@ -15,6 +15,7 @@ import pytest
 
 from bench import inproc
 from bench.assistant import EXTRA, REQUESTS, Request, run_sequence, sequences_markdown
+from tests.conftest import ALL_TOOLS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -24,26 +25,8 @@ AFTER_CALLS = {"a": 2, "b": 2, "c": 2, "d": 7, "e": 4, "f": 4, "g": 4, "h": 4}
 BEFORE_CALLS = {"a": 4, "b": 5, "c": 2, "d": 8, "e": 4, "f": 4, "g": 5, "h": 8}
 QUESTIONS = {"a", "b", "c"}
 
-# What the previous release offered, written out.
-PREVIOUS_TOOLS = {
-    "list_organizations",
-    "list_workspaces",
-    "list_projects",
-    "list_organization_users",
-    "get_quota",
-    "list_groups",
-    "list_workspace_groups",
-    "create_group",
-    "update_group",
-    "patch_group",
-    "delete_group",
-    "list_project_groups",
-    "add_project_group",
-    "remove_project_group",
-    "add_group_to_projects",
-    "remove_group_from_projects",
-    "remove_user_from_groups",
-}
+# What the previous release offered: today's tools less the two it did not have.
+PREVIOUS_TOOLS = ALL_TOOLS - {"get_group", "get_project_access"}
 NEW_ARGUMENTS = {"list_groups": {"user_id", "offset"}}
 
 BY_KEY = {request.key: request for request in REQUESTS}
