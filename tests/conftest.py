@@ -41,6 +41,7 @@ READ_TOOLS = {
     "list_project_groups",
     "get_group",
     "get_project_access",
+    "review_access",
 }
 
 ALL_TOOLS = READ_TOOLS | {

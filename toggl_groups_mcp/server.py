@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from mcp.server.apps import Apps
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
@@ -13,7 +14,7 @@ from .config import Settings
 from .prompts import load_prompts
 from .state import AppState, TTLCache
 from .toggl import TogglClient
-from .tools.registry import build_tools
+from .tools.registry import build_tools, views_of
 from .tools.toolsets import select_tools
 
 INSTRUCTIONS = """\
@@ -23,7 +24,8 @@ that answers the question, and reuse ids and names you already have.
 
 Choosing tools: list_organizations scopes a request (organizations, workspaces, defaults). \
 get_group answers who is in a group and what it can reach; get_project_access who can reach \
-a project; list_groups with user_id which groups hold a person. list_projects and \
+a project; list_groups with user_id which groups hold a person; review_access a whole \
+workspace as a grid (hosts with MCP Apps show it as an interactive view). list_projects and \
 list_organization_users find ids from names. update_group renames and/or replaces whole \
 member or workspace lists in one call; patch_group adds or removes a few. The *_projects tools \
 change many projects at once; a long run stops in time, and calling again with the same \
@@ -86,13 +88,19 @@ def build_server(
         )
     if settings.read_only:
         instructions += "\n\nRead-only mode: only tools that read are available."
+    specs = select_tools(settings.tools)
+    # MCP Apps: each view is a ui:// resource that hosts render beside its tool's result.
+    apps = Apps()
+    for view, html in views_of(specs):
+        apps.add_html_resource(view.uri, html, name=view.title, prefers_border=True)
     server: MCPServer[AppState] = MCPServer(
         "toggl-groups",
         title="Toggl groups",
         version=__version__,
         instructions=instructions,
         lifespan=lifespan,
-        tools=build_tools(select_tools(settings.tools), read_only=settings.read_only),
+        tools=build_tools(specs, read_only=settings.read_only),
+        extensions=[apps] if apps.resources() else None,
     )
     for prompt in load_prompts():
         server.add_prompt(prompt.as_prompt())

@@ -185,6 +185,37 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             ("GET", f"/organizations/{ORG_ACME}/workspaces/{WS_ACME_ENGINEERING}/groups", {}, None)
         ]
 
+        review, sent = await s.ok("review_access", {"workspace_id": WS_ACME_ENGINEERING})
+        assert [(p["id"], p["name"], p.get("archived")) for p in review["projects"]] == [
+            (PROJECT_API_PLATFORM, "API Platform", None),
+            (PROJECT_DATA_PIPELINE, "Data Pipeline", None),
+            (PROJECT_LEGACY_INTRANET, "Legacy Intranet", True),
+        ]
+        assert [(g["id"], g["name"], g["projects"]) for g in review["groups"]] == [
+            (GROUP_ENGINEERS, "Engineers", [PROJECT_API_PLATFORM]),
+            (GROUP_MANAGERS, "Managers", [PROJECT_API_PLATFORM]),
+        ]
+        assert [m["name"] for m in review["groups"][0]["members"]] == [
+            "Alex Morgan",
+            "Dana Okafor",
+            "Elias Novak",
+        ]
+        assert sent == [  # the workspace list is a minute old: one project list, groups, links
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
+            ("GET", GROUPS, {}, None),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/project_groups",
+                {"project_ids": f"{PROJECT_API_PLATFORM},{PROJECT_DATA_PIPELINE},{PROJECT_LEGACY_INTRANET}"},
+                None,
+            ),
+        ]
+
         # -- writes that lose nothing: no confirmation needed ----------------------------------
         created, sent = await s.ok(
             "create_group",
@@ -334,12 +365,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             ),
             ("GET", LINKS, {"project_ids": f"{PROJECT_BRAND_REFRESH},{PROJECT_WEBSITE_REDESIGN}"}, None),
             # ... in every workspace of the organization, not only those the group is assigned to
-            (
-                "GET",
-                f"/workspaces/{WS_ACME_ENGINEERING}/projects",
-                {"active": "both", "per_page": "200", "page": "1"},
-                None,
-            ),
+            # (Engineering's project list is the one review_access read a moment ago)
             (
                 "GET",
                 f"/workspaces/{WS_ACME_ENGINEERING}/project_groups",
@@ -453,9 +479,9 @@ async def test_every_tool_over_stdio_against_the_sandbox(
     assert groups_now[GROUP_DESIGNERS]["user_ids"] == [USER_BIANCA, USER_CHEN]
     acme_design_links = {link for link in control.links() if link[0] == WS_ACME_DESIGN}
     assert acme_design_links == {(WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS)}
-    # 9 reads (list_workspaces is answered from the cache), 6 reads inside write tools, 10 for the
-    # previews, 13 writes: nothing else was spent
-    assert len(control.requests()) == 38
+    # 9 reads (list_workspaces is answered from the cache), 3 for the access review, 6 reads inside
+    # write tools, 9 for the previews, 13 writes: nothing else was spent
+    assert len(control.requests()) == 40
 
 
 class Human:

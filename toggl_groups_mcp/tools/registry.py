@@ -19,6 +19,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -29,6 +30,28 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..toggl.errors import TogglError
+
+# The MCP Apps extension: a tool that a host can show as an interactive view.
+APP_CALLABLE = ("model", "app")
+
+
+@dataclass(frozen=True)
+class View:
+    """An MCP App view that a read tool's result is shown in (`_meta.ui.resourceUri`).
+
+    `html` is the file beside the declaring module, served at `uri`; `calls` are the tools the view
+    itself may call through the host: only those are visible to apps, every other tool is marked
+    `visibility: ["model"]`. Each result tells the view, in its `_meta` (which the model does not
+    read), whether all of `calls` are on this server: read-only mode or `--tools` may leave them out."""
+
+    uri: str
+    html: str
+    title: str
+    calls: tuple[str, ...] = ()
+
+
+# The key in a result's `_meta` saying whether the view's write tools are there.
+CAN_APPLY = "toggl-groups/can_apply"
 
 
 class Safety(enum.Enum):
@@ -44,6 +67,7 @@ class ToolSpec:
     safety: Safety
     fn: Callable[..., Awaitable[Any]]
     idempotent: bool
+    view: View | None = None
 
     @property
     def description(self) -> str:
@@ -67,7 +91,7 @@ TOOLS: list[ToolSpec] = []
 
 
 def tool(
-    name: str, *, title: str, safety: Safety, idempotent: bool | None = None
+    name: str, *, title: str, safety: Safety, idempotent: bool | None = None, view: View | None = None
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Declare an operation. Reads are idempotent; writes say so explicitly."""
 
@@ -81,6 +105,7 @@ def tool(
                 safety=safety,
                 fn=fn,
                 idempotent=(safety is Safety.READ) if idempotent is None else idempotent,
+                view=view,
             )
         )
         return fn
@@ -225,6 +250,9 @@ def _without_empty_fields(value: Any, dumped: Any) -> Any:
 
 
 class _Tool(Tool):
+    # Set by build_tools for a tool with a view: the result `_meta` the view reads.
+    result_meta: dict[str, Any] | None = None
+
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
             result = await super().run(arguments, context, convert_result=False)
@@ -262,7 +290,9 @@ class _Tool(Tool):
         wrapped = {"result": result} if self.fn_metadata.wrap_output else result
         structured = _without_empty_fields(wrapped, converted.structured_content)
         return CallToolResult(
-            content=[TextContent(type="text", text=compact_json(structured))], structured_content=structured
+            content=[TextContent(type="text", text=compact_json(structured))],
+            structured_content=structured,
+            _meta=self.result_meta,
         )
 
 
@@ -283,19 +313,48 @@ def _strict(registered: Tool) -> Tool:
     return registered
 
 
+def _ui_meta(spec: ToolSpec, views: list[View]) -> dict[str, Any] | None:
+    """`_meta.ui` for MCP Apps hosts: a view tool names its resource; when the server has views,
+    a tool no view calls is for the model only (hosts must refuse an app's call to it)."""
+    if spec.view is not None:
+        return {"ui": {"resourceUri": spec.view.uri, "visibility": list(APP_CALLABLE)}}
+    if not views:
+        return None
+    if any(spec.name in view.calls for view in views):
+        return {"ui": {"visibility": list(APP_CALLABLE)}}
+    return {"ui": {"visibility": ["model"]}}
+
+
 def build_tools(specs: Iterable[ToolSpec], *, read_only: bool) -> list[Tool]:
     """The MCP tools for these declarations (only the reads in read-only mode)."""
-    return [
-        _strict(
-            _Tool.from_function(
-                _boundary(spec),
-                name=spec.name,
-                title=spec.title,
-                description=spec.description,
-                annotations=spec.annotations(),
-                structured_output=True,
-            )
+    kept = [spec for spec in specs if not (read_only and spec.safety is not Safety.READ)]
+    views = [spec.view for spec in kept if spec.view is not None]
+    names = {spec.name for spec in kept}
+    tools: list[Tool] = []
+    for spec in kept:
+        built = _Tool.from_function(
+            _boundary(spec),
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            annotations=spec.annotations(),
+            meta=_ui_meta(spec, views),
+            structured_output=True,
         )
-        for spec in specs
-        if not (read_only and spec.safety is not Safety.READ)
-    ]
+        if spec.view is not None:
+            assert isinstance(built, _Tool)
+            built.result_meta = {CAN_APPLY: all(call in names for call in spec.view.calls)}
+        tools.append(_strict(built))
+    return tools
+
+
+def views_of(specs: Iterable[ToolSpec]) -> list[tuple[View, str]]:
+    """Each view of these declarations with its HTML, read from beside the declaring module."""
+    found: dict[str, tuple[View, str]] = {}
+    for spec in specs:
+        if spec.view is not None and spec.view.uri not in found:
+            module = inspect.getmodule(spec.fn)
+            assert module is not None and module.__file__ is not None
+            html = (Path(module.__file__).parent / spec.view.html).read_text(encoding="utf-8")
+            found[spec.view.uri] = (spec.view, html)
+    return list(found.values())

@@ -12,16 +12,18 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ..config import ConfigError
-from . import access, bulk, discovery, groups, project_groups
+from . import access, bulk, discovery, groups, project_groups, review
 from .registry import TOOLS, ToolSpec
 
-# Finding ids first, then groups, access at a glance, project access, and bulk changes.
+# Finding ids first, then groups, access at a glance, project access, bulk changes, and the
+# access review (a grid, with an interactive view in hosts that have MCP Apps).
 TOOLSETS: dict[str, ModuleType] = {
     "discovery": discovery,
     "groups": groups,
     "access": access,
     "project_groups": project_groups,
     "bulk": bulk,
+    "review": review,
 }
 
 

@@ -1,0 +1,141 @@
+"""The access review: who can reach what in a workspace, as one grid.
+
+Groups down the side (with their members), projects across the top, a mark where a group can
+access a project. In a host with MCP Apps the result is shown in an interactive view
+(`access_review.html`, beside this module) where a person can stage changes and apply them; every
+other client, and the model, get the same grid as compact JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from ..state import app_state
+from ..toggl.models import Member, TogglGroup
+from . import lookup, scope
+from .args import Id, Search, WorkspaceId, dedupe
+from .budget import fit
+from .groups import read_groups
+from .registry import Safety, View, tool
+
+VIEW = View(
+    uri="ui://toggl-groups/access-review.html",
+    html="access_review.html",
+    title="Access review",
+    calls=("review_access", "add_group_to_projects", "remove_group_from_projects"),
+)
+
+
+class ReviewProject(BaseModel):
+    id: int
+    name: str
+    archived: bool | None = Field(default=None, description="Only for archived projects: true")
+
+
+class ReviewGroup(BaseModel):
+    id: int
+    name: str
+    members: list[Member]
+    projects: list[int] = Field(description="Ids of the projects above that the group can access")
+
+
+class AccessReview(BaseModel):
+    organization_id: int
+    workspace_id: int
+    workspace: str | None = Field(default=None, description="The workspace's name")
+    projects: list[ReviewProject]
+    groups: list[ReviewGroup] = Field(description="Groups assigned to the workspace or linked to its projects")
+    projects_total: int
+    groups_total: int
+    shown: str | None = Field(default=None, description="Set when the grid was cut to fit: how to narrow it")
+
+
+def _in_review(group: TogglGroup, ws: int, linked: set[int]) -> bool:
+    return ws in group.workspaces or group.group_id in linked
+
+
+@tool(
+    "review_access",
+    title="Review a workspace's access",
+    safety=Safety.READ,
+    view=VIEW,
+)
+async def review_access(
+    ctx: Context,
+    workspace_id: WorkspaceId = None,
+    group_ids: Annotated[list[Id] | None, Field(min_length=1, description="Only these")] = None,
+    project_name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
+) -> AccessReview:
+    """Access grid: a workspace's groups with members × its projects."""
+    # No organization_id: the workspace's organization comes with the workspace list that names it.
+    state = app_state(ctx)
+    ws = await scope.workspace_id(state, workspace_id)
+    org = await lookup.organization_of(state, ws)
+    if org is None:
+        raise ToolError(
+            f"Workspace {ws} is not among the user's workspaces; list_organizations lists them. "
+            "Nothing else was read."
+        )
+    workspace = lookup.name_of(state, "workspace", ws)
+
+    projects = sorted(await lookup.all_projects(state, ws), key=lambda p: p.name.casefold())
+    if project_name is not None:
+        needle = project_name.casefold()
+        projects = [p for p in projects if needle in p.name.casefold()]
+        if not projects:
+            raise ToolError(
+                f"No project in workspace {ws} has {project_name!r} in its name; list_projects lists them."
+            )
+    groups = await read_groups(ctx, org)
+    links = await lookup.links_of(ctx, ws, [p.id for p in projects]) if projects else []
+    reaches: dict[int, set[int]] = {}
+    for link in links:
+        reaches.setdefault(link.group_id, set()).add(link.pid)
+
+    wanted = dedupe(group_ids)
+    if wanted is not None:
+        by_id = {g.group_id: g for g in groups}
+        unknown = [gid for gid in wanted if gid not in by_id]
+        if unknown:
+            near = lookup.listing([lookup.labelled(g.name, g.group_id) for g in groups], most=10)
+            raise ToolError(f"Organization {org} has no group {', '.join(map(str, unknown))}. Groups: {near}.")
+        chosen = [by_id[gid] for gid in wanted]
+    else:
+        chosen = [g for g in groups if _in_review(g, ws, set(reaches))]
+    chosen.sort(key=lambda g: g.name.casefold())
+
+    review = AccessReview(
+        organization_id=org,
+        workspace_id=ws,
+        workspace=workspace,
+        projects=[ReviewProject(id=p.id, name=p.name, archived=None if p.active else True) for p in projects],
+        groups=[],
+        projects_total=len(projects),
+        groups_total=len(chosen),
+    )
+    # Cut to the text budget: a third for the columns, the rest for the rows that use them.
+    budget = state.settings.text_budget
+    shown_projects = fit(review.projects, budget // 3)
+    review.projects = review.projects[:shown_projects]
+    columns = {p.id for p in review.projects}
+    rows = [
+        ReviewGroup(
+            id=g.group_id,
+            name=g.name,
+            members=[Member.from_toggl(u) for u in g.users],
+            projects=[p.id for p in projects if p.id in columns and p.id in reaches.get(g.group_id, ())],
+        )
+        for g in chosen
+    ]
+    shown_groups = fit(rows, budget - budget // 3)
+    review.groups = rows[:shown_groups]
+    if shown_projects < len(projects) or shown_groups < len(rows):
+        review.shown = (
+            f"{shown_projects} of {len(projects)} projects and {shown_groups} of {len(rows)} groups "
+            "shown; narrow with project_name or group_ids"
+        )
+    return review
