@@ -62,7 +62,9 @@ def sent(sandbox: Sandbox) -> list[tuple[str, str, dict[str, str]]]:
     return [(r["method"], r["path"].removeprefix("/api/v9"), r["query"]) for r in sandbox.request_log()]
 
 
-def expected_grid(sandbox: Sandbox, ws: int) -> tuple[list[tuple[int, str]], dict[int, tuple[str, list[int]]]]:
+def expected_grid(
+    sandbox: Sandbox, ws: int
+) -> tuple[list[tuple[int, str]], dict[int, tuple[str, list[int]]]]:
     """The grid as the sandbox's own state has it: projects by name; for each group assigned to the
     workspace or linked to one of its projects, its members and the projects it reaches."""
     state = sandbox.store.state
@@ -195,7 +197,7 @@ async def test_a_client_without_apps_reads_the_grid_as_text(served: Open) -> Non
 
 
 async def test_names_are_data_in_the_text_and_in_the_structure(served: Open) -> None:
-    hostile = '<img src=x onerror="parent.postMessage(\'pwned\',\'*\')">'
+    hostile = "<img src=x onerror=\"parent.postMessage('pwned','*')\">"
     async with served() as (client, _):
         created = await client.call_tool(
             "create_group",
@@ -269,3 +271,20 @@ async def test_a_server_without_the_review_has_no_view(served: Open) -> None:
         resources = (await client.list_resources()).resources
     assert all(t.meta is None or "ui" not in t.meta for t in tools)
     assert [r.uri for r in resources if str(r.uri).startswith("ui://")] == []
+
+
+async def test_at_every_budget_the_grid_fits_and_its_rows_use_only_its_columns() -> None:
+    # The budget is fixed when the server starts: one server per budget, on one sandbox.
+    async with running_sandbox(SandboxConfig()) as sb:
+        for budget in range(800, 3001, 100):
+            settings = make_settings(api_token=SecretStr(sb.token), api_url=sb.url, text_budget=budget)
+            async with Client(build_server(settings)) as client:
+                result = await client.call_tool("review_access", {"workspace_id": ids.WS_ACME_ENGINEERING})
+            review = grid(result)
+            assert len(result.content[0].text.encode()) <= budget, budget
+            columns = {p["id"] for p in review["projects"]}
+            assert all(set(g["projects"]) <= columns for g in review["groups"])
+            whole = len(review["projects"]) == review["projects_total"] and len(review["groups"]) == 2
+            assert whole == ("shown" not in review), budget
+            if budget >= 1000:  # room for all three columns, whatever the rows take
+                assert len(review["projects"]) == 3, budget

@@ -18,7 +18,7 @@ from ..state import app_state
 from ..toggl.models import Member, TogglGroup
 from . import lookup, scope
 from .args import Id, Search, WorkspaceId, dedupe
-from .budget import fit
+from .budget import ENVELOPE, fit, size
 from .groups import read_groups
 from .registry import Safety, View, tool
 
@@ -48,7 +48,9 @@ class AccessReview(BaseModel):
     workspace_id: int
     workspace: str | None = Field(default=None, description="The workspace's name")
     projects: list[ReviewProject]
-    groups: list[ReviewGroup] = Field(description="Groups assigned to the workspace or linked to its projects")
+    groups: list[ReviewGroup] = Field(
+        description="Groups assigned to the workspace or linked to its projects"
+    )
     projects_total: int
     groups_total: int
     shown: str | None = Field(default=None, description="Set when the grid was cut to fit: how to narrow it")
@@ -102,7 +104,9 @@ async def review_access(
         unknown = [gid for gid in wanted if gid not in by_id]
         if unknown:
             near = lookup.listing([lookup.labelled(g.name, g.group_id) for g in groups], most=10)
-            raise ToolError(f"Organization {org} has no group {', '.join(map(str, unknown))}. Groups: {near}.")
+            raise ToolError(
+                f"Organization {org} has no group {', '.join(map(str, unknown))}. Groups: {near}."
+            )
         chosen = [by_id[gid] for gid in wanted]
     else:
         chosen = [g for g in groups if _in_review(g, ws, set(reaches))]
@@ -117,10 +121,11 @@ async def review_access(
         projects_total=len(projects),
         groups_total=len(chosen),
     )
-    # Cut to the text budget: a third for the columns, the rest for the rows that use them.
+    # Cut to the text budget: up to a third of it for the columns, what they leave for the rows.
     budget = state.settings.text_budget
-    shown_projects = fit(review.projects, budget // 3)
+    shown_projects = fit(review.projects, ENVELOPE + (budget - ENVELOPE) // 3)
     review.projects = review.projects[:shown_projects]
+    columns_size = sum(size(p) for p in review.projects)
     columns = {p.id for p in review.projects}
     rows = [
         ReviewGroup(
@@ -131,7 +136,7 @@ async def review_access(
         )
         for g in chosen
     ]
-    shown_groups = fit(rows, budget - budget // 3)
+    shown_groups = fit(rows, budget - columns_size)
     review.groups = rows[:shown_groups]
     if shown_projects < len(projects) or shown_groups < len(rows):
         review.shown = (
