@@ -1,11 +1,29 @@
-# Every target makes the virtual environment on first use.
+# Every target makes the virtual environment on first use; `make test` and `make screenshot` also
+# install what the browser tests need (the npm tools under .tools/ and Debian's Chromium).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-INSPECTOR := .tools/node_modules/.bin/mcp-inspector
 
-.PHONY: demo serve test lint bench snapshot clean
+# The npm tools, installed together into the git-ignored .tools/ at exact versions: the MCP
+# Inspector CLI, and the official MCP Apps host bridge (ext-apps, with its peers client, core and
+# zod) that esbuild bundles into the browser tests' host page. The stamp's name carries a checksum
+# of this list, so changing a pin installs again.
+NPM_TOOLS := \
+	@modelcontextprotocol/inspector@2.12.0 \
+	@modelcontextprotocol/ext-apps@2.0.4 \
+	@modelcontextprotocol/client@2.3.1 \
+	@modelcontextprotocol/core@2.3.1 \
+	zod@4.6.7 \
+	esbuild@0.28.2
+TOOLS_STAMP := .tools/.installed-$(shell echo '$(NPM_TOOLS)' | cksum | cut -d' ' -f1)
+
+# The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_CHROMIUM := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+.PHONY: demo serve test lint bench snapshot screenshot tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +31,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-$(INSPECTOR):
-	npm install --silent --no-audit --no-fund --prefix .tools @modelcontextprotocol/inspector@2.12
+$(TOOLS_STAMP):
+	rm -f .tools/.installed-*
+	npm install --silent --no-audit --no-fund --save-exact --prefix .tools $(NPM_TOOLS)
+	touch $@
+
+# Only when the file is missing; a stale package list makes the first try fail, so update then.
+$(CHROMIUM):
+	$(SUDO) $(APT_CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) $(APT_CHROMIUM); }
+
+tools: $(TOOLS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
@@ -27,7 +53,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) $(INSPECTOR) lint
+test: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
@@ -35,6 +61,10 @@ bench: $(STAMP)
 
 snapshot: $(STAMP)
 	UPDATE_SNAPSHOT=1 $(BIN)/pytest -q tests/test_metadata.py
+
+# docs/access-review-{light,dark}.png: the access-review view on the demo data, in the test host.
+screenshot: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM)
+	$(BIN)/python -m tests.e2e.apphost.screenshot
 
 clean:
 	rm -rf $(VENV) .tools
