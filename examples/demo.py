@@ -2,7 +2,8 @@
 
 Starts `toggl-groups-mcp --sandbox` as a real stdio subprocess through the MCP client SDK, finds
 the organization, workspace, people and a project, creates a group with members, gives it access
-to the project, shows who can reach the project, tries to delete the group without confirmation
+to the project, shows who can reach the project and the workspace's whole access grid (the
+interactive view of hosts with MCP Apps), tries to delete the group without confirmation
 (refused, with a preview), then deletes it with confirmation. No Toggl account is needed.
 """
 
@@ -26,6 +27,19 @@ def say(step: str) -> None:
 
 def show(text: str) -> None:
     print(textwrap.indent(text, "    "))
+
+
+def grid_lines(review: dict[str, Any]) -> list[str]:
+    """review_access as a text grid: a row per group, a column per project, ● where it has access."""
+    projects = review["projects"]
+    width = max([len(g["name"]) for g in review["groups"]] + [5])
+    lines = [f"{'':{width}}  " + "  ".join(p["name"] for p in projects)]
+    for group in review["groups"]:
+        cells = "  ".join(
+            ("●" if p["id"] in group["projects"] else "·").center(len(p["name"])) for p in projects
+        )
+        lines.append(f"{group['name']:{width}}  {cells}  ({len(group['members'])} members)")
+    return lines
 
 
 class Session:
@@ -110,6 +124,16 @@ async def demo() -> None:
         for g in access["projects"][0]["groups"]:
             names = ", ".join(m.get("name") or str(m["user_id"]) for m in g.get("members") or []) or "nobody"
             show(f"{g.get('name')} (group {g['group_id']}, link {g['project_group_id']}): {names}")
+
+        say(f"The whole of {workspace['name']!r} at a glance: which group reaches which project")
+        review = await s.call("review_access", {"workspace_id": workspace["id"]})
+        for line in grid_lines(review):
+            show(line)
+        show(
+            "In a host with MCP Apps (Claude, VS Code, Goose...) this result opens as an interactive\n"
+            "grid: click a group for its members, toggle cells, and Apply (twice) to change access.\n"
+            "`make screenshot` renders it here: docs/access-review-light.png"
+        )
 
         say("Delete the group WITHOUT confirmation (this client cannot ask the human)")
         refused = await s.call(

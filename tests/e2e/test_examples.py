@@ -35,7 +35,7 @@ def test_the_demo_narrates_a_whole_session(run_command: Any) -> None:
     completed = run_command([sys.executable, "examples/demo.py"], env=quiet_env(), cwd=REPO, timeout=120)
     assert completed.returncode == 0, completed.describe()
     out = completed.stdout
-    for narration in ("Acme Studio", "Confirmation required", "deleted group"):
+    for narration in ("Acme Studio", "at a glance", "Confirmation required", "deleted group"):
         assert narration in out, completed.describe()
     assert "\033[" not in out  # no colours when stdout is not a terminal
 
