@@ -1,10 +1,14 @@
-"""Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--tools LIST] [--transport stdio|http]`."""
+"""Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--no-journal] [--tools LIST]
+[--transport stdio|http]`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import anyio
 from pydantic import SecretStr
@@ -23,6 +27,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--sandbox", action="store_true", help="run against an embedded Toggl sandbox; no token needed"
     )
     parser.add_argument("--read-only", action="store_true", help="register only the tools that read")
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="keep no change journal (and offer no undo); else TOGGL_MCP_JOURNAL or the state folder",
+    )
     parser.add_argument(
         "--tools",
         metavar="LIST",
@@ -53,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.read_only:
         settings = settings.with_(read_only=True)
+    if args.no_journal:
+        settings = settings.with_(journal_path=None)
     if args.tools is not None:
         settings = settings.with_(tools=tool_names(args.tools))
     if settings.tools:
@@ -80,21 +91,30 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> None:
-    if args.sandbox:
-        from .sandbox import SandboxConfig, running_sandbox
-
-        async with running_sandbox(SandboxConfig()) as sandbox:
-            print(
-                f"toggl-groups-mcp: SANDBOX MODE, using the embedded Toggl sandbox at {sandbox.url} "
-                "(simulated data, not your Toggl account)",
-                file=sys.stderr,
-            )
-            sandboxed = settings.with_(
-                api_token=SecretStr(sandbox.token), api_url=sandbox.url, sandbox=True, rate_per_sec=None
-            )
-            await _serve(sandboxed, args)
-    else:
+    if not args.sandbox:
         await _serve(settings, args)
+        return
+    # The sandbox lives as long as this process: so does its journal, unless one is named.
+    named = os.environ.get("TOGGL_MCP_JOURNAL", "").strip()
+    with tempfile.TemporaryDirectory(prefix="toggl-sandbox-") as folder:
+        if not args.no_journal and not named:
+            settings = settings.with_(journal_path=Path(folder) / "journal.jsonl")
+        await _run_sandbox(settings, args)
+
+
+async def _run_sandbox(settings: Settings, args: argparse.Namespace) -> None:
+    from .sandbox import SandboxConfig, running_sandbox
+
+    async with running_sandbox(SandboxConfig()) as sandbox:
+        print(
+            f"toggl-groups-mcp: SANDBOX MODE, using the embedded Toggl sandbox at {sandbox.url} "
+            "(simulated data, not your Toggl account)",
+            file=sys.stderr,
+        )
+        sandboxed = settings.with_(
+            api_token=SecretStr(sandbox.token), api_url=sandbox.url, sandbox=True, rate_per_sec=None
+        )
+        await _serve(sandboxed, args)
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -51,6 +52,23 @@ def tool_names(raw: str | None) -> tuple[str, ...] | None:
     `tools.toolsets`); blank items are ignored, and a blank list means every tool."""
     names = tuple(item.strip() for item in (raw or "").split(",") if item.strip())
     return names or None
+
+
+JOURNAL_OFF = ("off", "none", "0", "false", "no")
+
+
+def default_journal_path() -> Path:
+    """journal.jsonl in the user's state folder (~/.local/state/toggl-groups-mcp on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("toggl-groups-mcp", appauthor=False)) / "journal.jsonl"
+
+
+def journal_path(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("TOGGL_MCP_JOURNAL", "").strip()
+    if raw.lower() in JOURNAL_OFF:
+        return None
+    return Path(raw).expanduser() if raw else default_journal_path()
 
 
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -106,6 +124,12 @@ class Settings:
     bulk_seconds: float = 40.0
     # The tools and toolsets to register (`--tools`, TOGGL_MCP_TOOLS); None registers them all.
     tools: tuple[str, ...] | None = None
+    # The change journal (TOGGL_MCP_JOURNAL, else the user's state folder); None: no journal and
+    # no undo (`--no-journal`, TOGGL_MCP_JOURNAL=off). Settings built in code start without one.
+    journal_path: Path | None = None
+    # It rotates past this size, keeping this many older files.
+    journal_max_bytes: int = 4_000_000
+    journal_keep: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -131,6 +155,9 @@ class Settings:
             "tools": tool_names(env.get("TOGGL_MCP_TOOLS")),
             "text_budget": _int(env, "TOGGL_MCP_TEXT_BUDGET") or 20_000,
             "bulk_seconds": _float(env, "TOGGL_MCP_BULK_SECONDS", 40.0) or 40.0,
+            "journal_path": journal_path(env),
+            "journal_max_bytes": _int(env, "TOGGL_MCP_JOURNAL_MAX_BYTES") or 4_000_000,
+            "journal_keep": _int(env, "TOGGL_MCP_JOURNAL_KEEP") or 5,
         }
         values.update(overrides)
         return cls(**values)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import Context
 
 from .config import Settings
+from .journal import Journal
 from .toggl import TogglClient
 
 T = TypeVar("T")
@@ -59,6 +60,8 @@ class AppState:
     toggl: TogglClient
     cache: TTLCache
     sandbox_url: str | None = None
+    # The change journal, when there is one (see journal.py).
+    journal: Journal | None = None
     # Names heard in any answer (groups, users, projects, workspaces), for showing beside ids.
     names: TTLCache = field(default_factory=lambda: TTLCache(ttl=NAMES_TTL))
     # Answers Toggl gave during one tool call (see `call_memo`), by the id of the call's Context.
