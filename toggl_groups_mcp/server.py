@@ -11,11 +11,13 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .config import Settings
+from .journal import Journal
+from .logs import secrets_of
 from .prompts import load_prompts
 from .state import AppState, TTLCache
 from .toggl import TogglClient
 from .tools.registry import build_tools, views_of
-from .tools.toolsets import select_tools
+from .tools.toolsets import select_tools, toolset_of
 
 INSTRUCTIONS = """\
 Manage Toggl Track groups (sets of an organization's users) and their access to projects. Every \
@@ -69,11 +71,20 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         client = TogglClient(settings, transport=transport)
+        journal = None
+        if settings.journal_path is not None:
+            journal = Journal(
+                settings.journal_path,
+                max_bytes=settings.journal_max_bytes,
+                keep=settings.journal_keep,
+                secrets=secrets_of(settings),
+            )
         try:
             yield AppState(
                 settings=settings,
                 toggl=client,
                 cache=TTLCache(ttl=settings.cache_ttl),
+                journal=journal,
             )
         finally:
             await client.aclose()
@@ -86,9 +97,18 @@ def build_server(
             "\n\nTOGGL_MCP_TRUST_CONFIRM is set: confirm: true is trusted and skips the question, "
             "even in clients that could ask the user."
         )
+    if settings.journal_path is not None and not settings.read_only:
+        instructions += (
+            "\n\nEvery change is journaled with what it takes to reverse it: list_changes shows "
+            "them, undo_change takes one (or a bulk run) back, asking like any destructive tool "
+            "when the undo itself loses something."
+        )
     if settings.read_only:
         instructions += "\n\nRead-only mode: only tools that read are available."
     specs = select_tools(settings.tools)
+    if settings.journal_path is None:
+        # No journal, no undo: the tools that read it are left out.
+        specs = [spec for spec in specs if toolset_of(spec) != "changes"]
     # MCP Apps: each view is a ui:// resource that hosts render beside its tool's result.
     apps = Apps()
     for view, html in views_of(specs):

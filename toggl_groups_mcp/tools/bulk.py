@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 from ..state import AppState, app_state
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup, TogglProjectGroup
-from . import lookup, scope
+from . import journaling, lookup, scope
 from .args import GroupId, Id, OrganizationId, WorkspaceId, dedupe
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
 from .groups import groups_path, read_groups
-from .project_groups import MAX_PROJECT_IDS, fetch_links, group_name, links_path
+from .project_groups import MAX_PROJECT_IDS, add_link, fetch_links, group_name, links_path
 from .registry import Safety, tool
 
 # Failures after which the next request would fail the same way: stop and report what remains.
@@ -48,6 +48,9 @@ class BulkResult(BaseModel):
         default=None, description="Toggl requests left this hour, from Toggl's last answer"
     )
     names: dict[str, str] | None = Field(default=None, description="Names of the ids above")
+    change_id: str | None = Field(
+        default=None, description="undo_change takes it (the whole run; list_changes shows items)"
+    )
 
 
 class _Run:
@@ -139,14 +142,19 @@ async def add_group_to_projects(
     linked = {x.pid for x in await fetch_links(state, ws, wanted) if x.group_id == group_id}
     todo = [p for p in wanted if p not in linked]
 
+    run_id = journaling.new_run(ctx)
+
     async def link(project_id: int) -> str | None:
-        await state.toggl.request(
-            "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
-        )
+        effect = journaling.link_effect(state, "link_added", ws, project_id, group_id)
+        arguments = {"workspace_id": ws, "group_id": group_id, "project_ids": [project_id]}
+        async with journaling.recording(
+            ctx, "add_group_to_projects", arguments, effect, workspace_id=ws, run=run_id
+        ) as entry:
+            entry.result = await add_link(state, ws, project_id, group_id)
         return None
 
     run = _Run(ctx, todo, [p for p in wanted if p in linked], kind="project", owner=_group(state, group_id))
-    return await run.each("linking project", link)
+    return _with_run(await run.each("linking project", link), run_id)
 
 
 async def _links_to_remove(
@@ -210,14 +218,22 @@ async def remove_group_from_projects(
     links = await _links_to_remove(ctx, ws, group_id, wanted)
     todo = [p for p in wanted if p in links]
 
+    run_id = journaling.new_run(ctx)
+
     async def unlink(project_id: int) -> str | None:
-        await state.toggl.request("DELETE", links_path(ws, links[project_id].id))
+        link = links[project_id]
+        effect = journaling.link_effect(state, "link_removed", ws, project_id, group_id, link.id)
+        arguments = {"workspace_id": ws, "group_id": group_id, "project_ids": [project_id]}
+        async with journaling.recording(
+            ctx, "remove_group_from_projects", arguments, effect, workspace_id=ws, run=run_id
+        ):
+            await state.toggl.request("DELETE", links_path(ws, link.id))
         return None
 
     run = _Run(
         ctx, todo, [p for p in wanted if p not in links], kind="project", owner=_group(state, group_id)
     )
-    return await run.each("unlinking project", unlink)
+    return _with_run(await run.each("unlinking project", unlink), run_id)
 
 
 def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
@@ -266,14 +282,32 @@ async def remove_user_from_groups(
     if not holding:
         return BulkResult(name=person, done=[], skipped=[], failed=[], remaining=[], complete=True)
 
+    run_id = journaling.new_run(ctx)
+    by_id = {g.group_id: g for g in holding}
+
     async def leave(group_id: int) -> str | None:
-        data = await state.toggl.request(
-            "PATCH", groups_path(org, group_id), json=[{"op": "remove", "path": "/users", "value": [user_id]}]
-        )
-        failures = data.get("failure") if isinstance(data, dict) else None
-        if failures:
-            return f"Toggl refused: {failures[0].get('message', 'no reason given')}"
+        effect = journaling.changed_group(state, by_id[group_id], users_removed=[user_id])
+        arguments = {"organization_id": org, "user_id": user_id, "group_id": group_id}
+        async with journaling.recording(
+            ctx, "remove_user_from_groups", arguments, effect, organization_id=org, run=run_id
+        ) as entry:
+            data = await state.toggl.request(
+                "PATCH",
+                groups_path(org, group_id),
+                json=[{"op": "remove", "path": "/users", "value": [user_id]}],
+            )
+            failures = data.get("failure") if isinstance(data, dict) else None
+            if failures:
+                entry.outcome = "failed"
+                return f"Toggl refused: {failures[0].get('message', 'no reason given')}"
         return None
 
     run = _Run(ctx, [g.group_id for g in holding], [], kind="group", owner=person)
-    return await run.each("leaving group", leave)
+    return _with_run(await run.each("leaving group", leave), run_id)
+
+
+def _with_run(result: BulkResult, run_id: str | None) -> BulkResult:
+    """The run's id, when the journal recorded at least one of its items."""
+    if run_id is not None and (result.done or result.failed):
+        result.change_id = run_id
+    return result

@@ -115,7 +115,12 @@ async def gate(
         return Confirmation(confirm=True)
     if can_ask:
         call_memo(ctx)[("asked",)] = True
-        return Elicit(f"{what.text()}\n\nThis cannot be undone. Go ahead?", Confirmation)
+        after = (
+            "It is recorded in the change journal: undo_change can take it back."
+            if app_state(ctx).journal is not None
+            else "This cannot be undone."
+        )
+        return Elicit(f"{what.text()}\n\n{after} Go ahead?", Confirmation)
     raise ToolError(
         "Confirmation required; no change was sent to Toggl.\n"
         f"{what.text()}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 from ..state import AppState, app_state, call_memo
 from ..toggl.errors import TogglError
 from ..toggl.models import Group, Member, PatchFailure, PatchOp, TogglGroup, parse_groups
-from . import lookup, scope
+from . import journaling, lookup, scope
 from .args import GroupId, GroupName, Id, OrganizationId, Search, Text, dedupe, id_list
 from .budget import fit
 from .confirm import (
@@ -40,6 +41,7 @@ class GroupList(BaseModel):
 
 class GroupResult(BaseModel):
     group: Group
+    change_id: str | None = journaling.CHANGE_ID
 
 
 class NamedId(BaseModel):
@@ -48,6 +50,7 @@ class NamedId(BaseModel):
 
 
 class UpdatedGroup(BaseModel):
+    change_id: str | None = journaling.CHANGE_ID
     group: Group
     added_members: list[Member]
     removed_members: list[Member]
@@ -62,12 +65,14 @@ class PatchResult(BaseModel):
     succeeded: list[PatchOp] = Field(description="Operations Toggl applied")
     failed: list[PatchFailure] = Field(description="Operations Toggl refused, with its reason")
     names: dict[str, str] | None = Field(default=None, description="Names of the users and workspaces above")
+    change_id: str | None = journaling.CHANGE_ID
 
 
 class DeletedGroup(BaseModel):
     group_id: int
     deleted: bool = True
     name: str | None = None
+    change_id: str | None = journaling.CHANGE_ID
 
 
 # -- shared helpers --------------------------------------------------------------------------------
@@ -197,24 +202,36 @@ async def create_group(
         body["users"] = dedupe(user_ids)
     if workspace_ids is not None:
         body["workspaces"] = dedupe(workspace_ids)
-    try:
-        data = await state.toggl.request("POST", groups_path(org), json=body)
-    except TogglError as error:
-        if error.effect != "unknown":
-            raise
-        found = await _find_by_name(state, org, name, error)
-        state.toggl.note_created_group(found.group_id)
-        lookup.remember_groups(state, [found])
-        return GroupResult(group=Group.from_toggl(found))
-    if not (isinstance(data, dict) and isinstance(data.get("group_id"), int)):
-        raise ToolError(
-            f"Toggl accepted the new group {name!r} but did not answer with it; "
-            "look it up with list_groups before doing anything else with it."
-        )
-    group = TogglGroup.model_validate(data)
+    effect = {
+        "kind": "group_created",
+        "name": name,
+        "users": journaling.people(state, body.get("users", [])),
+        "workspaces": journaling.places(state, body.get("workspaces", [])),
+    }
+    arguments = {"organization_id": org, "name": name, "user_ids": user_ids, "workspace_ids": workspace_ids}
+    async with journaling.recording(ctx, "create_group", arguments, effect, organization_id=org) as entry:
+        try:
+            data = await state.toggl.request("POST", groups_path(org), json=body)
+        except TogglError as error:
+            if error.effect != "unknown":
+                raise
+            entry.on_error = "unknown"
+            found = await _find_by_name(state, org, name, error)
+            entry.result = {"group_id": found.group_id}
+            state.toggl.note_created_group(found.group_id)
+            lookup.remember_groups(state, [found])
+            return GroupResult(group=Group.from_toggl(found), change_id=entry.change_id)
+        if not (isinstance(data, dict) and isinstance(data.get("group_id"), int)):
+            entry.on_error = "unknown"
+            raise ToolError(
+                f"Toggl accepted the new group {name!r} but did not answer with it; "
+                "look it up with list_groups before doing anything else with it."
+            )
+        group = TogglGroup.model_validate(data)
+        entry.result = {"group_id": group.group_id}
     state.toggl.note_created_group(group.group_id)
     lookup.remember_groups(state, [group])
-    return GroupResult(group=Group.from_toggl(group))
+    return GroupResult(group=Group.from_toggl(group), change_id=entry.change_id)
 
 
 async def _find_by_name(state: AppState, org: int, name: str, error: TogglError) -> TogglGroup:
@@ -326,7 +343,24 @@ async def update_group(
     new_users = user_ids if user_ids is not None else before.user_ids
     new_ws = workspace_ids if workspace_ids is not None else before.workspaces
     body = {"name": new_name, "users": new_users, "workspaces": new_ws}
-    data = await state.toggl.request("PUT", groups_path(org, group_id), json=body)
+    effect = journaling.changed_group(
+        state,
+        before,
+        name=new_name,
+        users_added=[u for u in new_users if u not in before.user_ids],
+        users_removed=users_lost,
+        workspaces_added=[w for w in new_ws if w not in before.workspaces],
+        workspaces_removed=workspaces_lost,
+    )
+    arguments = {
+        "organization_id": org,
+        "group_id": group_id,
+        "name": name,
+        "user_ids": user_ids,
+        "workspace_ids": workspace_ids,
+    }
+    async with journaling.recording(ctx, "update_group", arguments, effect, organization_id=org) as entry:
+        data = await state.toggl.request("PUT", groups_path(org, group_id), json=body)
     if isinstance(data, dict) and "group_id" in data:
         after = TogglGroup.model_validate(data)
     else:
@@ -352,6 +386,7 @@ async def update_group(
         return [NamedId(id=w, name=lookup.name_of(state, "workspace", w)) for w in ids]
 
     return UpdatedGroup(
+        change_id=entry.change_id,
         group=Group.from_toggl(after),
         added_members=members([u for u in new_users if u not in before.user_ids]),
         removed_members=members(users_lost),
@@ -462,6 +497,61 @@ async def patch_group(
     ops = patch_operations(add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)
     succeeded: list[PatchOp] = []
     failed: list[PatchFailure] = []
+    async with AsyncExitStack() as journal_scope:
+        entry = None
+        if journaling.journal_of(ctx) is not None:
+            # What the patch really changes (adding a member already there adds nothing), so
+            # that an undo takes back only that.
+            before = known_group(ctx, org, group_id) or await read_group(ctx, org, group_id)
+            effect = journaling.changed_group(
+                state,
+                before,
+                users_added=[u for u in dedupe(add_user_ids) or [] if u not in before.user_ids],
+                users_removed=[u for u in dedupe(remove_user_ids) or [] if u in before.user_ids],
+                workspaces_added=[w for w in dedupe(add_workspace_ids) or [] if w not in before.workspaces],
+                workspaces_removed=[w for w in dedupe(remove_workspace_ids) or [] if w in before.workspaces],
+            )
+            arguments = {
+                "organization_id": org,
+                "group_id": group_id,
+                "add_user_ids": add_user_ids,
+                "remove_user_ids": remove_user_ids,
+                "add_workspace_ids": add_workspace_ids,
+                "remove_workspace_ids": remove_workspace_ids,
+            }
+            entry = await journal_scope.enter_async_context(
+                journaling.recording(ctx, "patch_group", arguments, effect, organization_id=org)
+            )
+        await _send_patches(ctx, org, group_id, ops, succeeded, failed, entry)
+    group = known_group(ctx, org, group_id)
+    # Names this process already heard: a result spends no request on them.
+    names = {
+        str(i): n
+        for op in ops
+        for i in op["value"]
+        if (n := lookup.name_of(state, "user" if op["path"] == "/users" else "workspace", i))
+    }
+    return PatchResult(
+        group_id=group_id,
+        name=group.name if group else lookup.name_of(state, "group", group_id),
+        complete=not failed,
+        succeeded=succeeded,
+        failed=failed,
+        names=names or None,
+        change_id=entry.change_id if entry else None,
+    )
+
+
+async def _send_patches(
+    ctx: Context,
+    org: int,
+    group_id: int,
+    ops: list[dict[str, Any]],
+    succeeded: list[PatchOp],
+    failed: list[PatchFailure],
+    journal_entry: journaling.Entry | None,
+) -> None:
+    state = app_state(ctx)
     for start in range(0, len(ops), PATCH_MAX_OPS):
         batch = ops[start : start + PATCH_MAX_OPS]
         try:
@@ -470,6 +560,8 @@ async def patch_group(
             if not succeeded and not failed:
                 raise
             pending = ops[start:]
+            if journal_entry is not None:
+                journal_entry.on_error = "unknown"  # some applied: an undo checks what is so now
             raise ToolError(
                 f"{format_error('patch_group', error)} Partial result: {len(succeeded)} operation(s) "
                 f"succeeded and {len(failed)} failed before this; {len(pending)} operation(s) were "
@@ -501,22 +593,12 @@ async def patch_group(
             except ValueError:
                 parsed = patch if isinstance(patch, dict) else {}
             failed.append(PatchFailure(patch=parsed, message=str(entry.get("message", ""))))
-    group = known_group(ctx, org, group_id)
-    # Names this process already heard: a result spends no request on them.
-    names = {
-        str(i): n
-        for op in ops
-        for i in op["value"]
-        if (n := lookup.name_of(state, "user" if op["path"] == "/users" else "workspace", i))
-    }
-    return PatchResult(
-        group_id=group_id,
-        name=group.name if group else lookup.name_of(state, "group", group_id),
-        complete=not failed,
-        succeeded=succeeded,
-        failed=failed,
-        names=names or None,
-    )
+    if journal_entry is not None and failed:
+        # An undo takes back only what applied.
+        journal_entry.outcome = "partial" if succeeded else "failed"
+        journal_entry.result = {
+            "failed_ops": [f.patch.model_dump() for f in failed if isinstance(f.patch, PatchOp)]
+        }
 
 
 async def _delete_preview(
@@ -558,6 +640,15 @@ async def delete_group(
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     known = known_group(ctx, org, group_id)
-    await state.toggl.request("DELETE", groups_path(org, group_id))
-    name = known.name if known else lookup.name_of(state, "group", group_id)
-    return DeletedGroup(group_id=group_id, name=name)
+    if journaling.journal_of(ctx) is None:
+        await state.toggl.request("DELETE", groups_path(org, group_id))
+        name = known.name if known else lookup.name_of(state, "group", group_id)
+        return DeletedGroup(group_id=group_id, name=name)
+    # The journal keeps what the deletion loses, read before it is sent (the preview's reads
+    # when this call made them).
+    group = known or await read_group(ctx, org, group_id)
+    effect = await journaling.deleted_group(ctx, org, group)
+    arguments = {"organization_id": org, "group_id": group_id}
+    async with journaling.recording(ctx, "delete_group", arguments, effect, organization_id=org) as entry:
+        await state.toggl.request("DELETE", groups_path(org, group_id))
+    return DeletedGroup(group_id=group_id, name=group.name, change_id=entry.change_id)

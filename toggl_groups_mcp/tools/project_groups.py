@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..state import AppState, app_state
 from ..toggl.models import ProjectLink, TogglProjectGroup, parse_links
-from . import lookup, scope
+from . import journaling, lookup, scope
 from .args import GroupId, Id, ProjectId, WorkspaceId, dedupe
 from .budget import fit
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
@@ -36,6 +36,7 @@ class LinkAdded(BaseModel):
     group_id: int
     group: str | None = None
     added: bool = True
+    change_id: str | None = journaling.CHANGE_ID
 
 
 class LinkRemoved(BaseModel):
@@ -46,6 +47,7 @@ class LinkRemoved(BaseModel):
     group_id: int
     group: str | None = None
     removed: bool = True
+    change_id: str | None = journaling.CHANGE_ID
 
 
 def links_path(ws: int, link_id: int | None = None) -> str:
@@ -97,16 +99,27 @@ async def add_project_group(
     """Give a group access to a project."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
-    await state.toggl.request(
-        "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
-    )
+    effect = journaling.link_effect(state, "link_added", ws, project_id, group_id)
+    arguments = {"workspace_id": ws, "project_id": project_id, "group_id": group_id}
+    async with journaling.recording(ctx, "add_project_group", arguments, effect, workspace_id=ws) as entry:
+        entry.result = await add_link(state, ws, project_id, group_id)
     return LinkAdded(
         workspace_id=ws,
         project_id=project_id,
         project=lookup.name_of(state, "project", project_id),
         group_id=group_id,
         group=lookup.name_of(state, "group", group_id),
+        change_id=entry.change_id,
     )
+
+
+async def add_link(state: AppState, ws: int, project_id: int, group_id: int) -> dict[str, Any]:
+    """POST one link; what the journal keeps of the answer (the new link's id, when given)."""
+    data = await state.toggl.request(
+        "POST", links_path(ws), json={"group_id": group_id, "project_id": project_id}, group_id=group_id
+    )
+    link_id = data.get("id") if isinstance(data, dict) else None
+    return {"link_id": link_id} if isinstance(link_id, int) else {}
 
 
 def _check_link_args(project_group_id: int | None, project_id: int | None, group_id: int | None) -> None:
@@ -220,8 +233,17 @@ async def remove_project_group(
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     link = await _the_link(ctx, ws, project_group_id, project_id, group_id)
-    await state.toggl.request("DELETE", links_path(ws, link.id))
+    effect = journaling.link_effect(state, "link_removed", ws, link.pid, link.group_id, link.id)
+    arguments = {
+        "workspace_id": ws,
+        "project_group_id": project_group_id,
+        "project_id": project_id,
+        "group_id": group_id,
+    }
+    async with journaling.recording(ctx, "remove_project_group", arguments, effect, workspace_id=ws) as entry:
+        await state.toggl.request("DELETE", links_path(ws, link.id))
     return LinkRemoved(
+        change_id=entry.change_id,
         workspace_id=ws,
         project_group_id=link.id,
         project_id=link.pid,
