@@ -35,11 +35,15 @@ BARE_ARGS = ["-m", "bench.bare_server"]
 CONTROL_ARGS = ["-m", "bench.bare_http_server"]
 
 
-def child_env(sandbox_url: str, token: str, *, rate_per_sec: float = 0) -> dict[str, str]:
+def child_env(
+    sandbox_url: str, token: str, *, rate_per_sec: float = 0, journal: str = "off"
+) -> dict[str, str]:
     """What a stdio child gets: the SDK client's safe inherited variables plus ours.
 
     ``rate_per_sec`` 0 turns the server's pacing off (counting and latency runs); the bulk pacing
-    run sets 1, the default a real deployment has.
+    run sets 1, the default a real deployment has. ``journal`` is the change journal's file; off
+    by default, so the written minimums stay what the changes themselves cost (the journal's own
+    reads and latency have their section, and a child never writes to the user's state folder).
     """
     from mcp.client.stdio import get_default_environment
 
@@ -49,6 +53,7 @@ def child_env(sandbox_url: str, token: str, *, rate_per_sec: float = 0) -> dict[
         "TOGGL_ORGANIZATION_ID": str(ORG),
         "TOGGL_WORKSPACE_ID": str(WORKSPACE),
         "TOGGL_RATE_PER_SEC": str(rate_per_sec),
+        "TOGGL_MCP_JOURNAL": journal,
     }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, NamedTuple
 
@@ -55,6 +56,21 @@ ALL_TOOLS = READ_TOOLS | {
     "remove_group_from_projects",
     "remove_user_from_groups",
 }
+# Registered only when the server keeps a change journal (settings built in tests start without).
+JOURNAL_TOOLS = {"list_changes", "undo_change"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_state_in_the_home_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A server started by a test, in process or as a child inheriting this environment, keeps its
+    change journal under a temporary folder, never in the user's state folder."""
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
 
 
 @pytest.fixture

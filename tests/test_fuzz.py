@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -243,7 +245,9 @@ def arguments(tool: Tool) -> st.SearchStrategy[dict[str, Any]]:
 
 @contextmanager
 def mcp_client(portal: BlockingPortal, mode: str) -> Iterator[Client]:
-    server = build_server(make_settings())
+    # With a change journal: its tools are fuzzed too (and undo_change meets journaled changes).
+    journal = Path(tempfile.mkdtemp(prefix="toggl-fuzz-")) / "journal.jsonl"
+    server = build_server(make_settings(journal_path=journal))
     with portal.wrap_async_context_manager(Client(server, mode=client_mode(mode))) as client:
         yield client
 

@@ -300,7 +300,12 @@ async def test_at_debug_httpcore_logs_the_echoed_headers_but_never_a_secret(stre
 async def test_the_command_at_debug_over_stdio_never_logs_a_secret(tmp_path: Path) -> None:
     errlog = tmp_path / "stderr.txt"
     async with echo_server() as url:
-        env = {"TOGGL_API_TOKEN": CANARY_TOKEN, "TOGGL_API_URL": url, "TOGGL_MCP_HTTP_TOKEN": HTTP_TOKEN}
+        env = {
+            "TOGGL_API_TOKEN": CANARY_TOKEN,
+            "TOGGL_API_URL": url,
+            "TOGGL_MCP_HTTP_TOKEN": HTTP_TOKEN,
+            "TOGGL_MCP_JOURNAL": str(tmp_path / "journal.jsonl"),
+        }
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "toggl_groups_mcp", "--log-level", "DEBUG"], env=env
         )

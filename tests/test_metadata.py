@@ -10,6 +10,7 @@ import difflib
 import functools
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def listed(mode: str, read_only: bool = False) -> tuple[Tool, ...]:
     """The tools/list answer of a fresh server in one era, every page of it."""
 
     async def fetch() -> tuple[Tool, ...]:
-        server = build_server(make_settings(read_only=read_only))
+        # With a change journal, so that every declared tool is listed.
+        journal = Path(tempfile.mkdtemp(prefix="toggl-metadata-")) / "journal.jsonl"
+        server = build_server(make_settings(read_only=read_only, journal_path=journal))
         tools: list[Tool] = []
         async with Client(server, mode=client_mode(mode)) as client:  # type: ignore[arg-type]
             cursor: str | None = None

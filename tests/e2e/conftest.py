@@ -59,6 +59,9 @@ def server_env(sandbox: SandboxThread) -> dict[str, str]:
         "TOGGL_API_TOKEN": sandbox.token,
         "TOGGL_API_URL": sandbox.url,
         "TOGGL_RATE_PER_SEC": "0",
+        # These tests count Toggl requests without the journal's reads before a deletion; the
+        # journal has end-to-end tests of its own. Never the user's real state folder.
+        "TOGGL_MCP_JOURNAL": "off",
         "PATH": os.environ["PATH"],
     }
 

@@ -26,7 +26,7 @@ BEFORE_CALLS = {"a": 4, "b": 5, "c": 2, "d": 8, "e": 4, "f": 4, "g": 5, "h": 8}
 QUESTIONS = {"a", "b", "c"}
 
 # What the previous release offered: today's tools less the two it did not have.
-PREVIOUS_TOOLS = ALL_TOOLS - {"get_group", "get_project_access"}
+PREVIOUS_TOOLS = ALL_TOOLS - {"get_group", "get_project_access", "review_access"}
 NEW_ARGUMENTS = {"list_groups": {"user_id", "offset"}}
 
 BY_KEY = {request.key: request for request in REQUESTS}

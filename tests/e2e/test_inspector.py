@@ -58,6 +58,7 @@ def inspect(inspector_bin: Path, sandbox: SandboxThread, tmp_path: Path, run_com
     server_env = [
         f"TOGGL_API_TOKEN={sandbox.token}",
         f"TOGGL_API_URL={sandbox.url}",
+        "TOGGL_MCP_JOURNAL=off",
         "TOGGL_RATE_PER_SEC=0",
     ]
 

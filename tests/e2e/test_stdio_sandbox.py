@@ -606,6 +606,7 @@ async def test_a_cancelled_bulk_run_stops_between_items_and_resumes_over_stdio(e
     with SandboxThread(SandboxConfig(large_org=True, latency=0.05)) as sb:
         env = {"TOGGL_API_TOKEN": sb.token, "TOGGL_API_URL": sb.url, "TOGGL_RATE_PER_SEC": "0"}
         env["PATH"] = os.environ["PATH"]
+        env["TOGGL_MCP_JOURNAL"] = "off"  # never the user's state folder
 
         def posted() -> list[int]:
             log = sb.sandbox.request_log()
