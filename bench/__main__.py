@@ -15,11 +15,23 @@ from pathlib import Path
 
 import anyio
 
-from . import answers, assistant, coldstart, context, inproc, overhead, pacing, report, wire, workflows
+from . import (
+    answers,
+    assistant,
+    coldstart,
+    context,
+    inproc,
+    journal,
+    overhead,
+    pacing,
+    report,
+    wire,
+    workflows,
+)
 from .report import Row, mark, ms
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("workflows", "assistant", "overhead", "coldstart", "context", "answers", "pacing")
+SECTIONS = ("workflows", "assistant", "overhead", "journal", "coldstart", "context", "answers", "pacing")
 IN_PROCESS = {"assistant", "context", "answers"}
 IN_PROCESS_NOTE = (
     "assistant calls, context and answers: in-process servers (in-memory client), no default "
@@ -41,10 +53,11 @@ class Plan:
     warmup: int
     spawns: int
     projects: int
+    journal_pairs: int
 
 
-FULL = Plan("full", workflow_repeats=3, calls=200, warmup=30, spawns=10, projects=60)
-QUICK = Plan("quick", workflow_repeats=1, calls=100, warmup=20, spawns=5, projects=20)
+FULL = Plan("full", workflow_repeats=3, calls=200, warmup=30, spawns=10, projects=60, journal_pairs=60)
+QUICK = Plan("quick", workflow_repeats=1, calls=100, warmup=20, spawns=5, projects=20, journal_pairs=15)
 
 
 def say(text: str) -> None:
@@ -58,6 +71,7 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
     with SandboxThread() as sb:
         # Cold start and latency first, while nothing else has run; the minute of pacing last.
         cold = ovh = runs = paced = None
+        journaled: journal.JournalResult | None = None
         asked: list[assistant.RequestRun] | None = None
         facing: context.ContextSizes | None = None
         facing_before: context.ContextSizes | None = None
@@ -68,6 +82,9 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
         if "overhead" in only:
             say(f"per-call overhead: {plan.calls} calls per series after {plan.warmup} warm-up ...")
             ovh = await overhead.measure_overhead(sb, calls=plan.calls, warmup=plan.warmup)
+        if "journal" in only:
+            say(f"journal latency: {plan.journal_pairs} pairs of mutating calls each, journal on and off ...")
+            journaled = await journal.measure_journal(sb, pairs=plan.journal_pairs)
         if "workflows" in only:
             say(
                 f"Toggl requests per workflow: {len(workflows.WORKFLOWS)} workflows x {plan.workflow_repeats} ..."
@@ -146,6 +163,8 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                 mark(ovh.layer_only <= LAYER_ONLY_MAX),
             ),
         ]
+    if journaled is not None:
+        rows += journal.rows(journaled)
     if cold is not None:
         ctx = coldstart.context_cost(cold.ours)
         bare_ctx = coldstart.context_cost(cold.bare)
@@ -321,9 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {report.machine_line()}\n\n"
         f"Run: {plan.label} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s); "
         f"workflows x{plan.workflow_repeats}, {plan.calls} calls per latency series, "
-        f"{plan.spawns} spawns each, pacing {plan.projects} projects; {wire.environment_note()}"
-        + (f"; {IN_PROCESS_NOTE}" if IN_PROCESS & only else "")
-        + ".\n"
+        f"{plan.spawns} spawns each, pacing {plan.projects} projects, journal {plan.journal_pairs} pairs; "
+        f"{wire.environment_note()}" + (f"; {IN_PROCESS_NOTE}" if IN_PROCESS & only else "") + ".\n"
     )
     text = header + "\n" + report.render(rows) + "\n"
     print(text, end="")

@@ -4,7 +4,8 @@ Starts `toggl-groups-mcp --sandbox` as a real stdio subprocess through the MCP c
 the organization, workspace, people and a project, creates a group with members, gives it access
 to the project, shows who can reach the project and the workspace's whole access grid (the
 interactive view of hosts with MCP Apps), tries to delete the group without confirmation
-(refused, with a preview), then deletes it with confirmation. No Toggl account is needed.
+(refused, with a preview), deletes it with confirmation, then undoes the deletion from the change
+journal. No Toggl account is needed.
 """
 
 from __future__ import annotations
@@ -146,6 +147,17 @@ async def demo() -> None:
             "delete_group", {"organization_id": org["id"], "group_id": group["group_id"], "confirm": True}
         )
         show(f"deleted group {deleted['group_id']} ({deleted.get('name') or 'name unknown'})")
+
+        say("Second thoughts: undo that (the change journal kept what the deletion lost)")
+        undone = await s.call("undo_change", {"change_id": deleted["change_id"]})
+        for line in undone["restored"] + undone["could_not"]:
+            show(line)
+        changes = (await s.call("list_changes", {}))["changes"]
+        for change in changes:
+            undone_by = f", undone by {change['undone_by']}" if change.get("undone_by") else ""
+            show(
+                f"{change['change_id']} {change['tool']}: {change['summary']} [{change['outcome']}{undone_by}]"
+            )
 
         quota = await s.call("get_quota", {"organization_id": org["id"]})
         say(

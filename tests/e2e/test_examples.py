@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import ALL_TOOLS
+from tests.conftest import ALL_TOOLS, JOURNAL_TOOLS
 
 pytestmark = [pytest.mark.e2e]
 
@@ -35,7 +35,13 @@ def test_the_demo_narrates_a_whole_session(run_command: Any) -> None:
     completed = run_command([sys.executable, "examples/demo.py"], env=quiet_env(), cwd=REPO, timeout=120)
     assert completed.returncode == 0, completed.describe()
     out = completed.stdout
-    for narration in ("Acme Studio", "at a glance", "Confirmation required", "deleted group"):
+    for narration in (
+        "Acme Studio",
+        "at a glance",
+        "Confirmation required",
+        "deleted group",
+        "recreated group",
+    ):
         assert narration in out, completed.describe()
     assert "\033[" not in out  # no colours when stdout is not a terminal
 
@@ -86,5 +92,5 @@ async def test_each_host_config_starts_the_sandbox_server(config: str) -> None:
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
             tools = (await client.list_tools()).tools
-            assert len(tools) == len(ALL_TOOLS)
+            assert {t.name for t in tools} == ALL_TOOLS | JOURNAL_TOOLS  # --sandbox journals
             assert "THIS IS A SANDBOX" in (client.session.instructions or "")
