@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -572,3 +573,32 @@ async def test_tools_for_the_model_only_are_refused_to_the_view(
         assert host.foreign_calls == ["tools/call"] and host.forwarded == []
         host.foreign_calls.clear()
     assert control.mutating() == []
+
+
+async def test_the_model_is_told_the_change_ids_and_can_undo_what_the_person_applied(
+    open_review: OpenReview, control: Any, tmp_path: Path
+) -> None:
+    grid = expected_grid(control.state(), WS_ACME_DESIGN)
+    (add_g, add_p), (rm_g, rm_p) = pick_changes(grid)
+    links_before = {(p, g) for ws, p, g in control.links() if ws == WS_ACME_DESIGN}
+    journal = {"journal_path": tmp_path / "journal.jsonl"}
+    async with open_review(settings=journal) as host:
+        view = host.view
+        await cell(view, add_g, add_p).locator("button").click()
+        await cell(view, rm_g, rm_p).locator("button").click()
+        await view.locator("#apply").click()
+        await view.locator("#confirm-apply").click()
+        await expect(root(host)).to_have_attribute("data-applying", "false")
+        await host.page.wait_for_function("() => window.__host.modelContext.length > 0")
+        record = await host.record()
+        runs = [r["result"]["structuredContent"]["change_id"] for r in record["results"]]
+        assert len(runs) == 2
+        told = texts_of(record["modelContext"])
+        assert f"undo_change takes these back: {', '.join(runs)}" in told, told
+        assert {(p, g) for ws, p, g in control.links() if ws == WS_ACME_DESIGN} != links_before
+        # "Undo what I just did": the model calls undo_change with the ids it was told.
+        for run in runs:
+            undone = await host.client.call_tool("undo_change", {"change_id": run, "confirm": True})
+            assert not undone.is_error, undone
+            assert undone.structured_content and undone.structured_content["complete"] is True
+    assert {(p, g) for ws, p, g in control.links() if ws == WS_ACME_DESIGN} == links_before
