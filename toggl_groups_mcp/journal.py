@@ -109,9 +109,20 @@ class Journal:
         folder = self.path.parent
         if not folder.exists():
             folder.mkdir(parents=True, mode=0o700)
+        created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.close(fd)
         os.chmod(self.path, 0o600)
+        if created:
+            self._sync_folder()
+
+    def _sync_folder(self) -> None:
+        """A new or renamed file survives a power loss only once its folder's entry is on disk."""
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _rotate(self) -> None:
         for index in range(self.keep, 0, -1):
@@ -125,6 +136,7 @@ class Journal:
             self.path.replace(self._numbered(1))
         else:
             self.path.unlink(missing_ok=True)
+        self._sync_folder()
         self._open()
 
     def _numbered(self, index: int) -> Path:
@@ -232,20 +244,27 @@ class Journal:
         return [p for p in [*numbered, self.path] if p.exists()]
 
     def records(self) -> Iterator[dict[str, Any]]:
-        for path in self.files():
-            with path.open("rb") as handle:
-                for number, raw in enumerate(handle, start=1):
-                    if not raw.strip():
-                        continue
-                    try:
-                        record = json.loads(raw)
-                    except ValueError:
-                        log.warning("journal %s line %d does not parse; skipped", path, number)
-                        continue
-                    if isinstance(record, dict) and isinstance(record.get("change_id"), str):
-                        yield record
-                    else:
-                        log.warning("journal %s line %d is not a journal record; skipped", path, number)
+        """Every record, oldest first. Read under the writers' lock: a rotation in another thread
+        must not rename a file between listing it and opening it."""
+        with self._lock:
+            lines = [(path, number, raw) for path in self.files() for number, raw in self._lines(path)]
+        for path, number, raw in lines:
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                log.warning("journal %s line %d does not parse; skipped", path, number)
+                continue
+            if isinstance(record, dict) and isinstance(record.get("change_id"), str):
+                yield record
+            else:
+                log.warning("journal %s line %d is not a journal record; skipped", path, number)
+
+    @staticmethod
+    def _lines(path: Path) -> list[tuple[int, bytes]]:
+        with path.open("rb") as handle:
+            return list(enumerate(handle, start=1))
 
     def changes(self) -> list[Change]:
         """Every change, oldest first, with its steps and outcome."""
@@ -267,14 +286,20 @@ class Journal:
                     )
                 except (TypeError, ValueError):
                     log.warning("journal record %s is malformed; skipped", change_id)
-            elif change_id in found and kind == "step":
-                found[change_id].steps.append(dict(record.get("result") or {}))
-            elif change_id in found and kind == "outcome":
+            elif change_id in found and kind in ("step", "outcome"):
+                result = record.get("result") or {}
+                if not isinstance(result, dict):
+                    log.warning("journal record for %s has a malformed result; skipped", change_id)
+                    continue
                 change = found[change_id]
+                if kind == "step":
+                    change.steps.append(result)
+                    continue
                 change.outcome = str(record.get("outcome", "unknown"))
                 change.finished = True
-                change.message = record.get("message")
-                change.result = dict(record.get("result") or {})
+                message = record.get("message")
+                change.message = message if isinstance(message, str) else None
+                change.result = result
         return list(found.values())
 
     def find(self, change_id: str) -> Change | None:

@@ -17,6 +17,7 @@ Without a journal (`--no-journal`) recording costs nothing and writes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from ..state import AppState, app_state
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup
 from . import lookup
+
+log = logging.getLogger(__name__)
 
 # In every result of a change, when the journal is on.
 CHANGE_ID: Any = Field(default=None, description="undo_change takes it")
@@ -70,15 +73,22 @@ async def recording(
     if journal is None:
         yield Entry(None)
         return
-    change_id = await journal.abegin(
-        tool=tool,
-        arguments=arguments,
-        effect=effect,
-        organization_id=organization_id,
-        workspace_id=workspace_id,
-        run=run,
-        undoes=undoes,
-    )
+    try:
+        change_id = await journal.abegin(
+            tool=tool,
+            arguments=arguments,
+            effect=effect,
+            organization_id=organization_id,
+            workspace_id=workspace_id,
+            run=run,
+            undoes=undoes,
+        )
+    except OSError as error:
+        # No record, no request: a change the journal cannot keep is not made.
+        raise ToolError(
+            f"The change journal ({journal.path}) could not be written ({error.strerror or error}), so "
+            "nothing was sent to Toggl. Free disk space or fix the file, or run with --no-journal."
+        ) from None
     entry = Entry(change_id)
     outcome, message = "unknown", None
     try:
@@ -93,8 +103,12 @@ async def recording(
         raise
     finally:
         # Written even when the call is cancelled: what was sent is known, or said to be unknown.
+        # A journal that fails now must not hide what Toggl did: the change reads as unknown there.
         with anyio.CancelScope(shield=True):
-            await journal.afinish(change_id, outcome, message=message, result=entry.result or None)
+            try:
+                await journal.afinish(change_id, outcome, message=message, result=entry.result or None)
+            except OSError as error:
+                log.warning("the change journal could not record the outcome of %s: %s", change_id, error)
 
 
 # -- capturing what a change would lose -------------------------------------------------------------
