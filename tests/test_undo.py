@@ -415,3 +415,73 @@ async def test_without_a_journal_there_is_no_undo_and_no_change_id(served: Open)
         assert not names & {"list_changes", "undo_change"}
         created = ok(await client.call_tool("create_group", {"organization_id": ORG, "name": "Launch Team"}))
         assert "change_id" not in created
+
+
+async def test_undoing_a_run_reads_its_links_together_not_one_query_per_item(served: Open) -> None:
+    projects = [ids.PROJECT_BRAND_REFRESH, ids.PROJECT_WEBSITE_REDESIGN]
+    async with served() as (client, sandbox):
+        run = ok(
+            await client.call_tool(
+                "add_group_to_projects",
+                {"workspace_id": DESIGN, "group_id": ids.GROUP_MANAGERS, "project_ids": projects},
+            )
+        )
+        sent = len(sandbox.request_log())
+        ok(await client.call_tool("undo_change", {"change_id": run["change_id"], "confirm": True}))
+        reads = [r for r in sandbox.request_log()[sent:] if r["method"] == "GET"]
+    assert [(r["path"].removeprefix("/api/v9"), r["query"]) for r in reads] == [
+        (f"/workspaces/{DESIGN}/project_groups", {"project_ids": f"{projects[1]},{projects[0]}"})
+    ]
+
+
+async def test_a_long_undo_stops_in_time_and_the_next_call_goes_on(served: Open) -> None:
+    # A time budget every item outruns: each call does one item, then says how to go on.
+    async with served(bulk_seconds=1e-9) as (client, sandbox):
+        before = canonical(sandbox)
+        run = ok(
+            await client.call_tool(
+                "add_group_to_projects",
+                {
+                    "workspace_id": DESIGN,
+                    "group_id": ids.GROUP_MANAGERS,
+                    "project_ids": [ids.PROJECT_BRAND_REFRESH],
+                },
+            )
+        )
+        run2 = ok(
+            await client.call_tool(
+                "add_project_group",
+                {
+                    "workspace_id": DESIGN,
+                    "project_id": ids.PROJECT_WEBSITE_REDESIGN,
+                    "group_id": ids.GROUP_MANAGERS,
+                },
+            )
+        )
+        deleted = ok(
+            await client.call_tool(
+                "delete_group", {"organization_id": ORG, "group_id": ids.GROUP_MANAGERS, "confirm": True}
+            )
+        )
+        first = ok(
+            await client.call_tool("undo_change", {"change_id": deleted["change_id"], "confirm": True})
+        )
+        assert first["complete"] is False
+        assert "call undo_change again to go on" in " ".join(first["could_not"])
+        calls = 1
+        while not ok(
+            result := await client.call_tool(
+                "undo_change", {"change_id": deleted["change_id"], "confirm": True}
+            )
+        )["complete"]:
+            calls += 1
+            assert calls < 10, result
+        groups = [
+            g
+            for g in sandbox.store.state.groups.values()
+            if g.name == "Managers" and g.organization_id == ORG
+        ]
+        assert len(groups) == 1  # resumed, never recreated twice
+        for change in (run2, run):
+            ok(await client.call_tool("undo_change", {"change_id": change["change_id"], "confirm": True}))
+        assert canonical(sandbox) == before

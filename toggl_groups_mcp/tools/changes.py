@@ -319,7 +319,7 @@ async def _plan_delete_created(ctx: Context, target: Change, journal: Journal) -
         name = str(target.effect.get("name", "")).casefold()
         match = [g for g in await read_groups(ctx, org) if g.name.casefold() == name]
         gid = match[0].group_id if match else None
-    group = await _find_group(ctx, org, gid)
+    group = await _find_group(ctx, org, current_group_id(ctx, gid))
     if group is None:
         plan.nothing = f"group {target.effect.get('name')!r} ({gid or 'never created'}) no longer exists"
         return plan
@@ -400,8 +400,18 @@ async def _plan_recreate(ctx: Context, target: Change, journal: Journal) -> Plan
             report.restored.append(
                 f"group {name!r} was recreated earlier as {group_id}; going on with its projects"
             )
+        clock = state.toggl.clock
+        started = clock()
         for index, link in enumerate(links):
             project = lookup.labelled(link.get("project"), link["project_id"], "project")
+            if index and clock() - started > state.settings.bulk_seconds:
+                rest = [lookup.labelled(x.get("project"), x["project_id"], "project") for x in links[index:]]
+                report.could_not.append(
+                    f"stopped after {clock() - started:.0f} s so the answer arrives in time; not yet "
+                    f"re-added, call undo_change again to go on: {lookup.listing(rest)}"
+                )
+                entry.outcome = "partial"
+                return
             try:
                 added = await add_link(state, link["workspace_id"], link["project_id"], group_id)
             except TogglError as error:
@@ -508,7 +518,7 @@ async def _plan_reverse_change(ctx: Context, target: Change) -> Plan:
     org = _org(target)
     e = target.effect
     plan = Plan(target)
-    group = await _find_group(ctx, org, e.get("group_id"))
+    group = await _find_group(ctx, org, current_group_id(ctx, e.get("group_id")))
     if group is None:
         plan.nothing = f"group {e.get('name')!r} ({e.get('group_id')}) no longer exists"
         return plan
@@ -616,7 +626,7 @@ async def _plan_reverse_change(ctx: Context, target: Change) -> Plan:
 async def _plan_link(ctx: Context, target: Change) -> Plan:
     state = app_state(ctx)
     e = target.effect
-    ws, pid, gid = e.get("workspace_id"), e.get("project_id"), e.get("group_id")
+    ws, pid, gid = e.get("workspace_id"), e.get("project_id"), current_group_id(ctx, e.get("group_id"))
     plan = Plan(target)
     if not all(isinstance(x, int) for x in (ws, pid, gid)):
         plan.nothing = "the journal does not say which link this was"
@@ -624,7 +634,7 @@ async def _plan_link(ctx: Context, target: Change) -> Plan:
     assert isinstance(ws, int) and isinstance(pid, int) and isinstance(gid, int)
     group = lookup.labelled(e.get("group"), gid, "group")
     project = lookup.labelled(e.get("project"), pid, "project")
-    link = next((x for x in await lookup.links_of(ctx, ws, [pid]) if x.group_id == gid), None)
+    link = next((x for x in await _project_links(ctx, ws, pid) if x.group_id == gid), None)
     if target.kind == "link_added":
         if link is None:
             plan.nothing = f"{group} has no access to {project} any more"
@@ -660,6 +670,26 @@ async def _plan_link(ctx: Context, target: Change) -> Plan:
 
     plan.act = relink
     return plan
+
+
+def restored_ids(changes: list[Change]) -> dict[int, int]:
+    """A deleted group's id → the id Toggl gave it when an undo recreated it (the mapping the
+    journal keeps), so that undoing an older change of the group reaches the group as it is now."""
+    mapping: dict[int, int] = {}
+    for change in changes:
+        old, new = change.effect.get("group_id"), change.result.get("group_id")
+        if change.kind == "group_restored" and isinstance(old, int) and isinstance(new, int):
+            mapping[old] = new
+    return mapping
+
+
+def current_group_id(ctx: Context, group_id: Any) -> Any:
+    mapping: dict[int, int] = call_memo(ctx).get(("restored-ids",), {})
+    seen: set[int] = set()
+    while group_id in mapping and group_id not in seen:
+        seen.add(group_id)
+        group_id = mapping[group_id]
+    return group_id
 
 
 async def plan_undo(ctx: Context, target: Change) -> Plan:
@@ -706,11 +736,40 @@ def _targets(journal: Journal, change_id: str) -> tuple[list[Change], list[str],
     return [c for c in items if c.change_id not in undone], notes, changes
 
 
+async def _project_links(ctx: Context, ws: int, project_id: int) -> list[Any]:
+    """A project's links as this call read them: a run's projects are read together (below)."""
+    read: dict[int, list[Any]] | None = call_memo(ctx).get(("run-links", ws))
+    if read is not None and project_id in read:
+        return read[project_id]
+    return await lookup.links_of(ctx, ws, [project_id])
+
+
+async def _read_links_together(ctx: Context, targets: list[Change]) -> None:
+    """A bulk run's links in one project_groups query per 200 projects, not one per item."""
+    by_ws: dict[int, list[int]] = {}
+    for target in targets:
+        e = target.effect
+        if target.kind in ("link_added", "link_removed") and isinstance(e.get("workspace_id"), int):
+            if isinstance(e.get("project_id"), int):
+                by_ws.setdefault(e["workspace_id"], []).append(e["project_id"])
+    memo = call_memo(ctx)
+    for ws, projects in by_ws.items():
+        if len(projects) < 2:
+            continue
+        projects = list(dict.fromkeys(projects))
+        read: dict[int, list[Any]] = {pid: [] for pid in projects}
+        for link in await lookup.links_of(ctx, ws, projects):
+            read.setdefault(link.pid, []).append(link)
+        memo[("run-links", ws)] = read
+
+
 async def _plans(ctx: Context, change_id: str) -> tuple[list[Plan], list[str]]:
     memo_key = ("undo-plans", change_id)
     memo = call_memo(ctx)
     if memo_key not in memo:
-        targets, notes, _ = _targets(_journal(ctx), change_id)
+        targets, notes, changes = _targets(_journal(ctx), change_id)
+        memo[("restored-ids",)] = restored_ids(changes)
+        await _read_links_together(ctx, targets)
         memo[memo_key] = ([await plan_undo(ctx, t) for t in targets], notes)
     plans: tuple[list[Plan], list[str]] = memo[memo_key]
     return plans
@@ -752,7 +811,18 @@ async def undo_change(
     nothing = [*notes]
     run = new_change_id() if len(plans) > 1 else None
     own: str | None = None
-    for plan in plans:
+    state = app_state(ctx)
+    clock = state.toggl.clock
+    started = clock()
+    for index, plan in enumerate(plans):
+        if index and clock() - started > state.settings.bulk_seconds:
+            # Like a bulk run: answer before the host gives up; the next call goes on from here.
+            left = len([p for p in plans[index:] if p.act is not None])
+            report.could_not.append(
+                f"stopped after {clock() - started:.0f} s so the answer arrives in time; {left} change(s) "
+                f"left: call undo_change with {change_id} again to go on (nothing done is repeated)"
+            )
+            break
         report.could_not += plan.conflicts
         if plan.act is None:
             if plan.nothing:
