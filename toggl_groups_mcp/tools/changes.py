@@ -390,8 +390,6 @@ async def _plan_recreate(ctx: Context, target: Change, journal: Journal) -> Plan
         "from": target.change_id,
     }
     plan.requests = (0 if resumed else 1) + len(links)
-    if resumed is None and not links and not plan.effect["users"] and not plan.effect["workspaces"]:
-        plan.requests = 1
 
     async def act(entry: Entry, report: Report) -> None:
         group_id = resumed.group_id if resumed else await _recreate(ctx, org, e, entry, report)
