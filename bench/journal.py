@@ -45,23 +45,10 @@ import anyio
 
 from toggl_groups_mcp.sandbox import demo
 
+from .overhead import Latencies as Series  # seconds per call, with median and p95
 from .report import Row, ms
 
 WARMUP_PAIRS = 5
-
-
-@dataclass
-class Series:
-    samples: list[float] = field(default_factory=list)  # seconds, one per call
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p95(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 @dataclass

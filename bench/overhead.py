@@ -32,7 +32,7 @@ Call = Callable[[], Awaitable[None]]
 
 @dataclass
 class Latencies:
-    label: str
+    label: str = ""
     samples: list[float] = field(default_factory=list)  # seconds
 
     @property
