@@ -411,6 +411,30 @@ async def test_an_answer_lost_after_toggl_applied_the_post_is_an_unknown_outcome
     assert line["outcome"] == "unknown"
 
 
+async def test_a_create_whose_answer_was_lost_is_checked_and_recorded_as_what_happened(
+    served: Serve, jpath: Path
+) -> None:
+    async with served(jpath) as (client, sb):
+        # Dropped before Toggl applied it: the follow-up GET finds no such group.
+        sb.sandbox.faults.drop_next(method="POST", path=f"/organizations/{ids.ORG_ACME}/groups")
+        lost = await client.call_tool("create_group", {"organization_id": ids.ORG_ACME, "name": "Never Made"})
+        assert "was not created (checked afterwards)" in error_of(lost)
+        # Dropped after Toggl applied it: the follow-up GET finds it.
+        sb.sandbox.faults.drop_next(
+            method="POST", path=f"/organizations/{ids.ORG_ACME}/groups", after_apply=True
+        )
+        made = await client.call_tool(
+            "create_group", {"organization_id": ids.ORG_ACME, "name": "Made Anyway"}
+        )
+        assert not made.is_error
+    never, anyway = Journal(jpath).changes()
+    assert (never.outcome, never.finished) == ("failed", True)
+    assert (anyway.outcome, anyway.result) == (
+        "done",
+        {"group_id": made.structured_content["group"]["group_id"]},
+    )
+
+
 async def test_a_delete_whose_every_attempt_lost_its_answer_is_unknown(served: Serve, jpath: Path) -> None:
     async with served(jpath) as (client, sb):
         # DELETE is retried twice after a lost answer: lose all three.

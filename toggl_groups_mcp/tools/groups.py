@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
@@ -216,7 +215,7 @@ async def create_group(
             if error.effect != "unknown":
                 raise
             entry.on_error = "unknown"
-            found = await _find_by_name(state, org, name, error)
+            found = await _find_by_name(state, org, name, error, entry)
             entry.result = {"group_id": found.group_id}
             state.toggl.note_created_group(found.group_id)
             lookup.remember_groups(state, [found])
@@ -234,8 +233,11 @@ async def create_group(
     return GroupResult(group=Group.from_toggl(group), change_id=entry.change_id)
 
 
-async def _find_by_name(state: AppState, org: int, name: str, error: TogglError) -> TogglGroup:
-    """After an ambiguous create: did it happen? One GET answers, truthfully."""
+async def _find_by_name(
+    state: AppState, org: int, name: str, error: TogglError, entry: journaling.Entry
+) -> TogglGroup:
+    """After an ambiguous create: did it happen? One GET answers, truthfully (and the journal
+    records what it answered)."""
     try:
         matches = parse_groups(await state.toggl.request("GET", groups_path(org), params={"name": name}))
     except TogglError as lookup:
@@ -247,6 +249,7 @@ async def _find_by_name(state: AppState, org: int, name: str, error: TogglError)
     for group in matches:
         if group.name.casefold() == name.casefold():
             return group
+    entry.on_error = "failed"
     raise ToolError(
         f"{error.describe()}. The group {name!r} was not created (checked afterwards); "
         "it is safe to try again."
@@ -497,31 +500,28 @@ async def patch_group(
     ops = patch_operations(add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)
     succeeded: list[PatchOp] = []
     failed: list[PatchFailure] = []
-    async with AsyncExitStack() as journal_scope:
-        entry = None
-        if journaling.journal_of(ctx) is not None:
-            # What the patch really changes (adding a member already there adds nothing), so
-            # that an undo takes back only that.
-            before = known_group(ctx, org, group_id) or await read_group(ctx, org, group_id)
-            effect = journaling.changed_group(
-                state,
-                before,
-                users_added=[u for u in dedupe(add_user_ids) or [] if u not in before.user_ids],
-                users_removed=[u for u in dedupe(remove_user_ids) or [] if u in before.user_ids],
-                workspaces_added=[w for w in dedupe(add_workspace_ids) or [] if w not in before.workspaces],
-                workspaces_removed=[w for w in dedupe(remove_workspace_ids) or [] if w in before.workspaces],
-            )
-            arguments = {
-                "organization_id": org,
-                "group_id": group_id,
-                "add_user_ids": add_user_ids,
-                "remove_user_ids": remove_user_ids,
-                "add_workspace_ids": add_workspace_ids,
-                "remove_workspace_ids": remove_workspace_ids,
-            }
-            entry = await journal_scope.enter_async_context(
-                journaling.recording(ctx, "patch_group", arguments, effect, organization_id=org)
-            )
+    effect: dict[str, Any] = {}
+    if journaling.journal_of(ctx) is not None:
+        # What the patch really changes (adding a member already there adds nothing), so that an
+        # undo takes back only that.
+        before = known_group(ctx, org, group_id) or await read_group(ctx, org, group_id)
+        effect = journaling.changed_group(
+            state,
+            before,
+            users_added=[u for u in dedupe(add_user_ids) or [] if u not in before.user_ids],
+            users_removed=[u for u in dedupe(remove_user_ids) or [] if u in before.user_ids],
+            workspaces_added=[w for w in dedupe(add_workspace_ids) or [] if w not in before.workspaces],
+            workspaces_removed=[w for w in dedupe(remove_workspace_ids) or [] if w in before.workspaces],
+        )
+    arguments = {
+        "organization_id": org,
+        "group_id": group_id,
+        "add_user_ids": add_user_ids,
+        "remove_user_ids": remove_user_ids,
+        "add_workspace_ids": add_workspace_ids,
+        "remove_workspace_ids": remove_workspace_ids,
+    }
+    async with journaling.recording(ctx, "patch_group", arguments, effect, organization_id=org) as entry:
         await _send_patches(ctx, org, group_id, ops, succeeded, failed, entry)
     group = known_group(ctx, org, group_id)
     # Names this process already heard: a result spends no request on them.
@@ -538,7 +538,7 @@ async def patch_group(
         succeeded=succeeded,
         failed=failed,
         names=names or None,
-        change_id=entry.change_id if entry else None,
+        change_id=entry.change_id,
     )
 
 
@@ -549,7 +549,7 @@ async def _send_patches(
     ops: list[dict[str, Any]],
     succeeded: list[PatchOp],
     failed: list[PatchFailure],
-    journal_entry: journaling.Entry | None,
+    journal_entry: journaling.Entry,
 ) -> None:
     state = app_state(ctx)
     for start in range(0, len(ops), PATCH_MAX_OPS):
@@ -560,8 +560,7 @@ async def _send_patches(
             if not succeeded and not failed:
                 raise
             pending = ops[start:]
-            if journal_entry is not None:
-                journal_entry.on_error = "unknown"  # some applied: an undo checks what is so now
+            journal_entry.on_error = "unknown"  # some applied: an undo checks what is so now
             raise ToolError(
                 f"{format_error('patch_group', error)} Partial result: {len(succeeded)} operation(s) "
                 f"succeeded and {len(failed)} failed before this; {len(pending)} operation(s) were "
@@ -593,7 +592,7 @@ async def _send_patches(
             except ValueError:
                 parsed = patch if isinstance(patch, dict) else {}
             failed.append(PatchFailure(patch=parsed, message=str(entry.get("message", ""))))
-    if journal_entry is not None and failed:
+    if failed:
         # An undo takes back only what applied.
         journal_entry.outcome = "partial" if succeeded else "failed"
         journal_entry.result = {
@@ -639,16 +638,15 @@ async def delete_group(
     require_approval(approval, f"delete group {group_id}")
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
-    known = known_group(ctx, org, group_id)
-    if journaling.journal_of(ctx) is None:
-        await state.toggl.request("DELETE", groups_path(org, group_id))
-        name = known.name if known else lookup.name_of(state, "group", group_id)
-        return DeletedGroup(group_id=group_id, name=name)
-    # The journal keeps what the deletion loses, read before it is sent (the preview's reads
-    # when this call made them).
-    group = known or await read_group(ctx, org, group_id)
-    effect = await journaling.deleted_group(ctx, org, group)
+    group = known_group(ctx, org, group_id)
+    effect: dict[str, Any] = {}
+    if journaling.journal_of(ctx) is not None:
+        # The journal keeps what the deletion loses, read before it is sent (the preview's reads
+        # when this call made them).
+        group = group or await read_group(ctx, org, group_id)
+        effect = await journaling.deleted_group(ctx, org, group)
     arguments = {"organization_id": org, "group_id": group_id}
     async with journaling.recording(ctx, "delete_group", arguments, effect, organization_id=org) as entry:
         await state.toggl.request("DELETE", groups_path(org, group_id))
-    return DeletedGroup(group_id=group_id, name=group.name, change_id=entry.change_id)
+    name = group.name if group else lookup.name_of(state, "group", group_id)
+    return DeletedGroup(group_id=group_id, name=name, change_id=entry.change_id)
