@@ -569,12 +569,9 @@ async def _plan_reverse_change(ctx: Context, target: Change) -> Plan:
         workspaces_removed=ws_out,
     )
     # Names the journal kept (the group as read now knows only its current members).
-    for key in ("users_added", "users_removed", "workspaces_added", "workspaces_removed"):
-        kept = {
-            p[0]: p[1]
-            for k in ("users_added", "users_removed", "workspaces_added", "workspaces_removed")
-            for p in e.get(k) or []
-        }
+    keys = ("users_added", "users_removed", "workspaces_added", "workspaces_removed")
+    kept = {p[0]: p[1] for k in keys for p in e.get(k) or []}
+    for key in keys:
         for pair in plan.effect.get(key) or []:
             pair[1] = pair[1] or kept.get(pair[0])
     if users_out:

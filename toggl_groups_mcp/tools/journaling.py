@@ -28,7 +28,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from ..journal import Journal
+from ..journal import Journal, new_change_id
 from ..state import AppState, app_state
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup
@@ -190,6 +190,4 @@ def link_effect(
 
 def new_run(ctx: Context) -> str | None:
     """An id shared by the items of one bulk call, so the call can be undone whole."""
-    from ..journal import new_change_id
-
     return new_change_id() if journal_of(ctx) is not None else None

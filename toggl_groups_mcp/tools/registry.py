@@ -355,6 +355,11 @@ def views_of(specs: Iterable[ToolSpec]) -> list[tuple[View, str]]:
         if spec.view is not None and spec.view.uri not in found:
             module = inspect.getmodule(spec.fn)
             assert module is not None and module.__file__ is not None
-            html = (Path(module.__file__).parent / spec.view.html).read_text(encoding="utf-8")
-            found[spec.view.uri] = (spec.view, html)
+            found[spec.view.uri] = (spec.view, _package_text(Path(module.__file__).parent / spec.view.html))
     return list(found.values())
+
+
+@functools.cache
+def _package_text(path: Path) -> str:
+    """A file shipped in the package, read once per process."""
+    return path.read_text(encoding="utf-8")
