@@ -6,14 +6,14 @@ can be undone; an undo that loses something asks first."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ElicitResult
 from pydantic import SecretStr
 
 from tests.conftest import make_settings, tool_error
@@ -35,7 +35,16 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
     sandbox over loopback HTTP."""
 
     @asynccontextmanager
-    async def open_(**settings: Any) -> AsyncIterator[tuple[Client, Sandbox]]:
+    async def open_(
+        answer: Callable[[str], Awaitable[ElicitResult]] | None = None, **settings: Any
+    ) -> AsyncIterator[tuple[Client, Sandbox]]:
+        """`answer(message)` plays a human the client can ask (it declares elicitation)."""
+        callback = None
+        if answer is not None:
+
+            async def callback(context: Any, params: Any) -> ElicitResult:
+                return await answer(params.message)
+
         async with running_sandbox(SandboxConfig()) as sb:
             values: dict[str, Any] = {
                 "api_token": SecretStr(sb.token),
@@ -43,7 +52,9 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
                 "journal_path": tmp_path / "journal.jsonl",
                 **settings,
             }
-            async with Client(build_server(make_settings(**values)), mode=request.param) as client:
+            async with Client(
+                build_server(make_settings(**values)), mode=request.param, elicitation_callback=callback
+            ) as client:
                 yield client, sb.sandbox
 
     return open_
@@ -485,3 +496,61 @@ async def test_a_long_undo_stops_in_time_and_the_next_call_goes_on(served: Open)
         for change in (run2, run):
             ok(await client.call_tool("undo_change", {"change_id": change["change_id"], "confirm": True}))
         assert canonical(sandbox) == before
+
+
+class SomeoneElse:
+    """A human who takes a while to answer; meanwhile someone adds Dana to a group in Toggl."""
+
+    def __init__(self, sandbox: list[Sandbox], group_name: str) -> None:
+        self.sandbox, self.group_name, self.asked = sandbox, group_name, []
+
+    async def __call__(self, message: str) -> ElicitResult:
+        self.asked.append(message)
+        if len(self.asked) == 1:
+            state = self.sandbox[0].store.state
+            group = next(
+                g for g in state.groups.values() if g.name == self.group_name and g.organization_id == ORG
+            )
+            group.user_ids.append(ids.USER_DANA)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+
+async def test_an_undo_answered_after_a_change_in_toggl_never_loses_what_was_not_shown(served: Open) -> None:
+    where: list[Sandbox] = []
+    human = SomeoneElse(where, "Launch Team")
+    async with served(answer=human) as (client, sandbox):
+        where.append(sandbox)
+        created = ok(
+            await client.call_tool(
+                "create_group", {"organization_id": ORG, "name": "Launch Team", "user_ids": [ids.USER_BIANCA]}
+            )
+        )
+        sent = len(sandbox.request_log())
+        result = await client.call_tool("undo_change", {"change_id": created["change_id"]})
+        if result.is_error:
+            # Asked mid-request (2025-11-25): the undo is planned again after the answer and
+            # refused, since it would now also take Dana with it; nothing was sent.
+            assert "would now also" in tool_error(result) and "Dana Okafor" in tool_error(result)
+            assert mutations(sandbox, sent) == []
+        else:
+            # The answer came back with a second request (2026-07-28): its fresh preview differs
+            # from the one shown, so the human was asked again, and saw Dana.
+            assert len(human.asked) == 2 and "Dana Okafor" in human.asked[1]
+            assert "Dana Okafor" not in human.asked[0]
+
+
+async def test_a_deletion_answered_after_a_change_in_toggl_journals_the_group_as_it_was_deleted(
+    served: Open,
+) -> None:
+    where: list[Sandbox] = []
+    async with served(answer=SomeoneElse(where, "Designers")) as (client, sandbox):
+        where.append(sandbox)
+        before = canonical(sandbox)
+        deleted = ok(
+            await client.call_tool("delete_group", {"organization_id": ORG, "group_id": ids.GROUP_DESIGNERS})
+        )
+        ok(await client.call_tool("undo_change", {"change_id": deleted["change_id"]}))
+        # Restored with Dana, who was a member when it was deleted.
+        designers = next(g for g in before["groups"] if g[:2] == (ORG, "Designers"))
+        restored = next(g for g in canonical(sandbox)["groups"] if g[:2] == (ORG, "Designers"))
+        assert restored[2] == sorted([*designers[2], ids.USER_DANA])

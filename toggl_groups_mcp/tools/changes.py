@@ -27,7 +27,16 @@ from ..toggl.models import TogglGroup
 from . import journaling, lookup
 from .budget import fit
 from .bulk import STOPPING_KINDS
-from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
+from .confirm import (
+    Approval,
+    ConfirmArg,
+    Confirmation,
+    Preview,
+    StrictBool,
+    asked_before_this_read,
+    gate,
+    require_approval,
+)
 from .groups import PATCH_MAX_OPS, groups_path, read_groups
 from .journaling import Entry
 from .project_groups import add_link, links_path
@@ -802,6 +811,19 @@ async def undo_change(
     """Reverse a change (or a bulk run) from the journal; asks first if it loses anything."""
     require_approval(approval, f"undo {change_id}")
     plans, notes = await _plans(ctx, change_id)
+    if asked_before_this_read(ctx):
+        # The human answered after the plan was read: plan again from Toggl as it is now, and
+        # refuse if the undo would now lose anything they were not shown.
+        shown = {line for plan in plans for line in plan.loses}
+        call_memo(ctx).clear()
+        plans, notes = await _plans(ctx, change_id)
+        unseen = [line for plan in plans for line in plan.loses if line not in shown]
+        if unseen:
+            raise ToolError(
+                f"Not done: Toggl changed while the user was deciding, and undoing {change_id} would "
+                f"now also: {'; '.join(unseen)}. No change was sent to Toggl. Call undo_change again "
+                "to show the user the new preview."
+            )
     report = Report()
     nothing = [*notes]
     run = new_change_id() if len(plans) > 1 else None

@@ -641,8 +641,12 @@ async def delete_group(
     group = known_group(ctx, org, group_id)
     effect: dict[str, Any] = {}
     if journaling.journal_of(ctx) is not None:
-        # The journal keeps what the deletion loses, read before it is sent (the preview's reads
-        # when this call made them).
+        # The journal keeps what the deletion loses, read before it is sent: the preview's reads
+        # when this call made them, unless the human answered after them (someone may have
+        # changed the group meanwhile, and an undo must restore it as it is deleted).
+        if asked_before_this_read(ctx):
+            call_memo(ctx).clear()
+            group = None
         group = group or await read_group(ctx, org, group_id)
         effect = await journaling.deleted_group(ctx, org, group)
     arguments = {"organization_id": org, "group_id": group_id}
