@@ -17,6 +17,7 @@ from mcp.types import CallToolResult, ElicitResult
 from pydantic import SecretStr
 
 from tests.conftest import make_settings, tool_error
+from toggl_groups_mcp.journal import Journal
 from toggl_groups_mcp.sandbox import Sandbox, SandboxConfig, running_sandbox
 from toggl_groups_mcp.sandbox import demo as ids
 from toggl_groups_mcp.server import build_server
@@ -554,3 +555,22 @@ async def test_a_deletion_answered_after_a_change_in_toggl_journals_the_group_as
         designers = next(g for g in before["groups"] if g[:2] == (ORG, "Designers"))
         restored = next(g for g in canonical(sandbox)["groups"] if g[:2] == (ORG, "Designers"))
         assert restored[2] == sorted([*designers[2], ids.USER_DANA])
+
+
+async def test_undoing_a_create_whose_answer_was_lost_says_the_group_was_found_by_its_name(
+    served: Open, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    lost = journal.begin(
+        tool="create_group",
+        arguments={"organization_id": ORG, "name": "Designers"},
+        effect={"kind": "group_created", "name": "Designers", "users": [], "workspaces": []},
+        organization_id=ORG,
+    )
+    journal.finish(lost, "unknown")
+    async with served() as (client, sandbox):
+        result = await client.call_tool("undo_change", {"change_id": lost})
+        assert mutations(sandbox) == []
+    text = tool_error(result)
+    assert f"delete group Designers ({ids.GROUP_DESIGNERS})" in text
+    assert f"found by its name, since the answer to {lost} was lost" in text

@@ -324,7 +324,8 @@ async def _plan_delete_created(ctx: Context, target: Change, journal: Journal) -
     org = _org(target)
     plan = Plan(target)
     gid = target.result.get("group_id")
-    if gid is None:  # the create's answer was lost: the group may exist under its name
+    by_name = gid is None
+    if by_name:  # the create's answer was lost: the group may exist under its name
         name = str(target.effect.get("name", "")).casefold()
         match = [g for g in await read_groups(ctx, org) if g.name.casefold() == name]
         gid = match[0].group_id if match else None
@@ -338,6 +339,8 @@ async def _plan_delete_created(ctx: Context, target: Change, journal: Journal) -
         f"delete group {_group_name(group)}, with {len(e['users'])} member(s) ({_people(e['users'])}), "
         f"{len(e['workspaces'])} workspace(s) and access to {len(e['links'])} project(s)"
         + (f" ({lookup.listing([link['project'] for link in e['links']], most=10)})" if e["links"] else "")
+        # Someone else may have made a group of that name: the person must know how it was found.
+        + (f"; found by its name, since the answer to {target.change_id} was lost" if by_name else "")
     ]
     plan.requests = 1
 
