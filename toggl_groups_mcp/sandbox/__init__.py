@@ -11,6 +11,11 @@
 It imports nothing from the rest of the server package; uvicorn loads only when a server starts.
 Demo ids are constants in ``toggl_groups_mcp.sandbox.demo``.
 
+Two users: ``sb.token`` (``DEFAULT_TOKEN``) is Alex Morgan, in all three demo organizations;
+``SECOND_TOKEN`` is Gustavo Lima, admin of Globex Research only (``SandboxConfig.other_tokens``,
+token -> user id, adds or replaces such users). Each token gets its own /me, organizations,
+workspaces and rights (403 elsewhere, as Toggl), its own leaky bucket and its own quotas.
+
 At scale: ``SandboxConfig(large_org=True)`` (``--large-org``) adds a fourth organization, Megacorp
 Holdings (``demo.ORG_MEGACORP``, Alex is admin): 3,000 organization users, 1,500 projects in three
 workspaces (1,200 / 200 / 100; 15 archived), 300 groups of 15 members, each in one workspace and
@@ -43,12 +48,15 @@ Choices where Toggl documents nothing (marked inferred in the reference):
   with that group answers 400 "Group not found", exactly as for an unknown group.
 - An unknown organization or workspace answers 403 like a foreign one; a non-admin member gets
   403 from group, user and project-group endpoints but may list projects.
-- Quotas: a sliding hour per organization (``hourly_quota``) and a user-level budget for /me*
-  and unknown organizations (``user_hourly_quota``). ``None`` enforces nothing and
-  the headers count down from 1,000,000. Calls refused by auth, the bucket, injected faults, the
-  quota or the plan are not counted. ``resets_in`` is 0 while nothing has been counted.
-- Fault order per request: latency, auth (403), leaky bucket (429 + Retry-After), scripted rule
-  (fail / drop / drop_after), random 5xx, quota (402 with headers), plan (402 without headers).
+- Quotas: a sliding hour per user per organization (``hourly_quota``) and a user-level budget
+  per user for /me* and unknown organizations (``user_hourly_quota``), as Toggl counts them;
+  outside a request (``stats``, ``faults.quota_status``) they are the own user's. ``None``
+  enforces nothing and the headers count down from 1,000,000. Calls refused by auth, the
+  bucket, injected faults, the quota or the plan are not counted. ``resets_in`` is 0 while
+  nothing has been counted.
+- Fault order per request: latency, auth (403), the token's leaky bucket (429 + Retry-After),
+  scripted rule (fail / drop / drop_after), random 5xx, quota (402 with headers), plan (402
+  without headers).
   A ``drop`` closes the connection before anything is applied; ``drop_after`` processes and
   saves the request, then closes the connection instead of answering. Dropping needs the
   server's transport: under ``httpx.ASGITransport`` it raises ``ConnectionDropped`` instead.
@@ -67,7 +75,7 @@ Not Toggl, but the sandbox's own safety:
   anything else is refused at start with ``SandboxStateError`` and the file is left alone.
 """
 
-from .config import DEFAULT_TOKEN, SandboxConfig
+from .config import DEFAULT_TOKEN, SECOND_TOKEN, SandboxConfig
 from .core import Sandbox
 from .faults import FaultRule, Faults
 from .runner import RunningSandbox, SandboxThread, running_sandbox
@@ -75,6 +83,7 @@ from .store import ApiError, SandboxStateError, Store
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "SECOND_TOKEN",
     "ApiError",
     "FaultRule",
     "Faults",

@@ -98,6 +98,8 @@ async def serve(config: SandboxConfig) -> None:
             loop.add_signal_handler(signum, stop.set)
     async with running_sandbox(config) as sb:
         print(f"Toggl sandbox listening on {sb.url} (token: {sb.token})", flush=True)
+        for token, user_id in config.other_tokens.items():
+            print(f"Another user ({user_id}) has the token {token}", flush=True)
         print(f"Control API: {sb.control_url} (state, requests, reset, faults, stats)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()

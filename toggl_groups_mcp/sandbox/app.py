@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import ipaddress
 import json
 import logging
@@ -39,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
+from .config import acting_as
 from .faults import API_PREFIX, BudgetKey
 from .store import INVALID_JSON, ApiError
 
@@ -520,22 +520,30 @@ class SandboxApp:
             return self.sandbox.store.budget_key(workspace_id=int(workspace.group(1)))
         return None
 
-    def _authorized(self, scope: Scope) -> bool:
+    def _caller(self, scope: Scope) -> str | None:
+        """The request's API token if it authenticates a user, else None (403)."""
         for name, value in scope.get("headers", []):
             if name.lower() != b"authorization":
                 continue
             scheme, _, encoded = value.decode("latin-1").partition(" ")
             if scheme.lower() != "basic":
-                return False
+                return None
             try:
                 user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
-                return False
-            expected = self.sandbox.config.token.encode()
-            return bool(sep) and hmac.compare_digest(user.encode(), expected) and password == "api_token"
-        return False
+                return None
+            known = bool(sep) and self.sandbox.store.knows_token(user) and password == "api_token"
+            return user if known else None
+        return None
 
     async def _toggl_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answered as the caller's user, with the caller's bucket and quotas; a request without
+        a known token as the sandbox's own user (whose quota headers its 403 carries)."""
+        caller = self._caller(scope)
+        with acting_as(caller):
+            await self._toggl_answer(scope, receive, send, authorized=caller is not None)
+
+    async def _toggl_answer(self, scope: Scope, receive: Receive, send: Send, *, authorized: bool) -> None:
         sandbox, faults = self.sandbox, self.sandbox.faults
         body = await _read_body(receive)
         method: str = scope["method"]
@@ -548,7 +556,7 @@ class SandboxApp:
         key = self._budget_key(api_path)
         drop_after = False
         reply: Reply | None = None
-        if not self._authorized(scope):
+        if not authorized:
             reply = error_reply(403, BAD_CREDENTIALS)
         elif (retry_after := faults.take_token()) is not None:
             entry["fault"] = "rate_limited"

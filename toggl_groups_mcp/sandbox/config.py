@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .demo import USER_GUSTAVO
 
 DEFAULT_TOKEN = "sandbox-token"
 """The API token the sandbox accepts unless told otherwise (password: the literal ``api_token``)."""
+
+SECOND_TOKEN = "sandbox-token-2"
+"""A second user's API token (``other_tokens`` by default): Gustavo Lima, admin of Globex only."""
+
+caller_token: ContextVar[str | None] = ContextVar("toggl_sandbox_caller_token", default=None)
+"""The token of the Toggl request being answered. None outside a request, which then acts as the
+sandbox's own user (``token``): its "me", bucket and quotas. A context variable, so concurrent
+requests each see their own."""
+
+
+@contextlib.contextmanager
+def acting_as(token: str | None) -> Iterator[None]:
+    """Store and fault decisions in the block are those of ``token``'s user (None: the own user)."""
+    reset = caller_token.set(token)
+    try:
+        yield
+    finally:
+        caller_token.reset(reset)
 
 
 @dataclass
@@ -24,11 +47,18 @@ class SandboxConfig:
     ``large_org`` adds the large demo organization, Megacorp Holdings (``demo.ORG_MEGACORP``:
     3,000 users, 1,500 projects, 300 groups), to the demo data at start and at every reset.
 
+    ``other_tokens`` are further users (token -> user id, a user of the demo data), for a server
+    that calls Toggl with each person's own token: each sees its own /me, organizations and
+    rights, and has its own leaky bucket and quotas, as a Toggl user does. ``token`` is the
+    state's own user (Alex Morgan in the demo) and wins if it is also listed here. A token whose
+    user is not in the state (a state file of other data) is refused like an unknown one.
+
     A ``host`` other than a loopback address (or ``localhost``) needs ``allow_remote=True``: the
     control API has no credentials, so anyone who can reach the port can reset the state.
     """
 
     token: str = DEFAULT_TOKEN
+    other_tokens: dict[str, int] = field(default_factory=lambda: {SECOND_TOKEN: USER_GUSTAVO})
     host: str = "127.0.0.1"
     port: int = 0
     state_path: str | Path | None = None

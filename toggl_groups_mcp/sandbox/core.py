@@ -29,7 +29,12 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
         self.config = replace(config or SandboxConfig(), **overrides)
-        self.store = Store(self.config.token, self.config.state_path, large_org=self.config.large_org)
+        self.store = Store(
+            self.config.token,
+            self.config.state_path,
+            large_org=self.config.large_org,
+            other_tokens=self.config.other_tokens,
+        )
         self.faults = Faults(self.config)
         self.requests: list[dict[str, Any]] = []
         self._sequence = itertools.count(1)

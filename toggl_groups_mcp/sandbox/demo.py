@@ -6,6 +6,9 @@
   "Designers", which proves group names are unique per organization only).
 - Initech: Alex is a plain member, so group and user endpoints answer 403 there.
 
+The second token (``config.SECOND_TOKEN``) is Gustavo Lima, admin and owner of Globex only: he
+shares Globex with Alex (each sees the other's changes there) and gets 403 in Acme and Initech.
+
 Opt-in (``SandboxConfig(large_org=True)``, ``--large-org``), a fourth organization for trying the
 server at scale, where whole answers outgrow a model's context:
 
@@ -39,7 +42,7 @@ USER_CHEN = 6120617
 USER_DANA = 6120788
 USER_ELIAS = 6120843  # deactivated in Acme
 USER_FARAH = 6120929  # invited to Acme, not joined yet
-USER_GUSTAVO = 6121034
+USER_GUSTAVO = 6121034  # the second token's user
 USER_HANA = 6121170
 USER_IVAN = 6121255
 

@@ -1,6 +1,9 @@
 """Fault knobs: latency, a leaky bucket, hourly quotas, plan 402s, random and scripted failures,
 dropped connections, eventual consistency and an ignored ``per_page``. Changeable at runtime from
-any thread."""
+any thread.
+
+As at Toggl, the bucket and the quotas are each caller's own: they are kept per API token (the
+``caller_token`` of the request; the sandbox's own token outside one), and a token is one user."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .config import SandboxConfig
+from .config import SandboxConfig, caller_token
 
 API_PREFIX = "/api/v9"
 HOUR = 3600.0
@@ -38,6 +41,8 @@ BOOLEAN_KNOBS = ("plan_402", "ignore_per_page")
 RuleKind = Literal["fail", "drop", "drop_after"]
 BudgetKey = int | None
 """An organization id, or None for the user-level budget (``/me*`` and unknown organizations)."""
+QuotaKey = tuple[str, BudgetKey]
+"""Whose budget: a caller's token and the budget it spends."""
 
 
 @dataclass
@@ -69,26 +74,26 @@ def _api_relative(path: str) -> str:
 
 
 class QuotaWindows:
-    """Calls per budget over a sliding hour."""
+    """Calls per caller and budget over a sliding hour."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._calls: dict[BudgetKey, deque[float]] = {}
+        self._calls: dict[QuotaKey, deque[float]] = {}
 
-    def _window(self, key: BudgetKey) -> deque[float]:
+    def _window(self, key: QuotaKey) -> deque[float]:
         window = self._calls.setdefault(key, deque())
         horizon = self._clock() - HOUR
         while window and window[0] <= horizon:
             window.popleft()
         return window
 
-    def used(self, key: BudgetKey) -> int:
+    def used(self, key: QuotaKey) -> int:
         return len(self._window(key))
 
-    def record(self, key: BudgetKey) -> None:
+    def record(self, key: QuotaKey) -> None:
         self._window(key).append(self._clock())
 
-    def resets_in(self, key: BudgetKey) -> int:
+    def resets_in(self, key: QuotaKey) -> int:
         """Seconds until the oldest call in the window stops counting; 0 when nothing counts."""
         window = self._window(key)
         if not window:
@@ -106,6 +111,8 @@ class Faults:
     def __init__(
         self, config: SandboxConfig | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        config = config or SandboxConfig()
+        self.token = config.token
         self._clock = clock
         self._lock = threading.RLock()
         self.quota = QuotaWindows(clock)
@@ -122,14 +129,14 @@ class Faults:
         # Project and organization-user listings answer every item on page 1, whatever per_page says.
         self.ignore_per_page = False
         self._rng = random.Random()
-        self._tokens = 0.0
-        self._refilled_at = clock()
-        self.apply_config(config or SandboxConfig())
+        # Each caller's bucket: (its tokens, when last refilled); a caller without one has a full one.
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.apply_config(config)
 
     # ---- knobs ---------------------------------------------------------------------------------
 
     def apply_config(self, config: SandboxConfig) -> None:
-        """Knobs back to ``config``'s values; rules, quota usage and the bucket cleared, RNG reseeded."""
+        """Knobs back to ``config``'s values; rules, quota usage and the buckets cleared, RNG reseeded."""
         with self._lock:
             self.update(**{name: getattr(config, name) for name in KNOBS})
             self.rules.clear()
@@ -137,7 +144,7 @@ class Faults:
 
     def update(self, **knobs: Any) -> None:
         """Change any of ``KNOBS``; unknown names or bad values raise ``ValueError`` and change nothing.
-        Setting ``seed`` reseeds the RNG; setting ``rate_per_sec`` or ``burst`` refills the bucket."""
+        Setting ``seed`` reseeds the RNG; setting ``rate_per_sec`` or ``burst`` refills every bucket."""
         unknown = set(knobs) - set(KNOBS)
         if unknown:
             raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}")
@@ -148,8 +155,7 @@ class Faults:
             if "seed" in checked:
                 self._rng = random.Random(self.seed)
             if "rate_per_sec" in checked or "burst" in checked:
-                self._tokens = float(self.burst)
-                self._refilled_at = self._clock()
+                self._buckets.clear()
 
     def configure(self, payload: Any) -> None:
         """The control API's form: knobs by name, plus ``fail_next`` / ``drop_next`` (a rule or a
@@ -215,20 +221,21 @@ class Faults:
 
     # ---- decisions, in the order the server asks -----------------------------------------------
 
+    def _caller(self) -> str:
+        token = caller_token.get()
+        return self.token if token is None else token
+
     def take_token(self) -> int | None:
-        """Leaky bucket: None if the request may pass, else the Retry-After seconds."""
+        """The caller's leaky bucket: None if the request may pass, else the Retry-After seconds."""
         with self._lock:
             if self.rate_per_sec is None:
                 return None
-            now = self._clock()
-            self._tokens = min(
-                float(self.burst), self._tokens + (now - self._refilled_at) * self.rate_per_sec
-            )
-            self._refilled_at = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return None
-            return max(1, math.ceil((1.0 - self._tokens) / self.rate_per_sec))
+            caller, now = self._caller(), self._clock()
+            tokens, refilled_at = self._buckets.get(caller, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - refilled_at) * self.rate_per_sec)
+            passes = tokens >= 1.0
+            self._buckets[caller] = (tokens - 1.0 if passes else tokens, now)
+            return None if passes else max(1, math.ceil((1.0 - tokens) / self.rate_per_sec))
 
     def take_rule(self, method: str, api_path: str) -> FaultRule | None:
         with self._lock:
@@ -252,18 +259,19 @@ class Faults:
     def quota_exhausted(self, key: BudgetKey) -> bool:
         with self._lock:
             limit = self.quota_limit(key)
-            return limit is not None and self.quota.used(key) >= limit
+            return limit is not None and self.quota.used((self._caller(), key)) >= limit
 
     def record_call(self, key: BudgetKey) -> None:
         with self._lock:
-            self.quota.record(key)
+            self.quota.record((self._caller(), key))
 
     def quota_status(self, key: BudgetKey) -> tuple[int, int, int]:
-        """(remaining, resets_in_secs, total) for a budget."""
+        """(remaining, resets_in_secs, total) for the caller's budget."""
         with self._lock:
             limit = self.quota_limit(key)
             total = UNLIMITED_QUOTA if limit is None else limit
-            return max(0, total - self.quota.used(key)), self.quota.resets_in(key), total
+            caller_key = (self._caller(), key)
+            return max(0, total - self.quota.used(caller_key)), self.quota.resets_in(caller_key), total
 
     def quota_headers(self, key: BudgetKey) -> list[tuple[str, str]]:
         remaining, resets_in, _ = self.quota_status(key)

@@ -3,21 +3,26 @@
 Every operation either returns what Toggl would answer with 200 or raises ``ApiError`` with
 Toggl's status and message. Mutations are written to disk (when a state file is configured)
 before they return, so anything the sandbox acknowledged survives a crash.
+
+Operations answer as the caller ("me"): the user of ``caller_token`` (set per request, see
+``config.acting_as``), else the state's own user. The caller is never part of the state.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .config import caller_token
 from .demo import build_demo_state
 from .model import Group, OrgMember, ProjectGroup, State, Workspace
 
@@ -122,6 +127,8 @@ class Store:
 
     ``large_org`` adds the large demo organization to the demo data, at start when there is no
     state file yet and at every reset; an existing state file is loaded as it is.
+
+    ``token`` is the state's own user's; ``other_tokens`` map further tokens to their users.
     """
 
     def __init__(
@@ -131,8 +138,10 @@ class Store:
         clock: Callable[[], float] = time.monotonic,
         *,
         large_org: bool = False,
+        other_tokens: Mapping[str, int] | None = None,
     ) -> None:
         self.token = token
+        self.other_tokens = {t: user for t, user in (other_tokens or {}).items() if t != token}
         self.large_org = large_org
         self.path = Path(state_path) if state_path is not None else None
         self._clock = clock
@@ -174,8 +183,25 @@ class Store:
 
     # ---- access --------------------------------------------------------------------------------
 
+    def knows_token(self, token: str) -> bool:
+        """Whether ``token`` authenticates a user of the state (compared in constant time, as a secret)."""
+        with self._lock:
+            users = {**self.other_tokens, self.token: self.state.me_user_id}
+            found = [
+                user for known, user in users.items() if hmac.compare_digest(token.encode(), known.encode())
+            ]
+            return bool(found) and found[0] in self.state.users
+
+    def _my_token(self) -> str:
+        token = caller_token.get()
+        return self.token if token is None else token
+
+    def _me(self) -> int:
+        token = self._my_token()
+        return self.state.me_user_id if token == self.token else self.other_tokens[token]
+
     def _my_membership(self, org_id: int) -> OrgMember | None:
-        me = self.state.me_user_id
+        me = self._me()
         for member in self.state.members.values():
             if member.organization_id == org_id and member.user_id == me:
                 return member
@@ -206,21 +232,28 @@ class Store:
 
     def my_organization_ids(self) -> list[int]:
         with self._lock:
-            me = self.state.me_user_id
+            me = self._me()
             return sorted(m.organization_id for m in self.state.members.values() if m.user_id == me)
 
     # ---- discovery -----------------------------------------------------------------------------
 
+    def _my_default_workspace(self) -> int | None:
+        """The state's own user's is stored; another user's is the first workspace they can see."""
+        if self._me() == self.state.me_user_id:
+            return self.state.default_workspace_id
+        visible = (w.id for w in self.state.workspaces.values() if self._my_membership(w.organization_id))
+        return min(visible, default=None)
+
     def me(self) -> dict[str, Any]:
         with self._lock:
-            user = self.state.users[self.state.me_user_id]
+            user = self.state.users[self._me()]
             return {
                 "id": user.id,
-                "api_token": self.token,
+                "api_token": self._my_token(),
                 "email": user.email,
                 "fullname": user.fullname,
                 "timezone": user.timezone,
-                "default_workspace_id": self.state.default_workspace_id,
+                "default_workspace_id": self._my_default_workspace(),
                 "beginning_of_week": 1,
                 "image_url": user.avatar_url,
                 "created_at": "2025-10-01T08:00:00+00:00",
@@ -274,7 +307,7 @@ class Store:
                         "name": workspace.name,
                         "admin": membership.admin,
                         "role": "admin" if membership.admin else "user",
-                        "api_token": self.token,
+                        "api_token": self._my_token(),
                         "premium": True,
                         "business_ws": True,
                         "default_currency": "USD",
