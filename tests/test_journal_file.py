@@ -83,8 +83,10 @@ def kinds(path: Path) -> list[tuple[str, str]]:
 
 
 def journal_files(path: Path) -> list[Path]:
-    """The journal and its rotated files, whatever exists, by name."""
-    return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name))
+    """The journal and its rotated files, whatever exists, by name (not the empty lock file)."""
+    return sorted(
+        p for p in path.parent.iterdir() if p.name.startswith(path.name) and not p.name.endswith(".lock")
+    )
 
 
 def all_text(path: Path) -> str:
@@ -573,6 +575,39 @@ def test_reading_while_another_thread_rotates_does_not_fail(jpath: Path) -> None
         writer.join()
 
 
+def _append_many(path: str, tag: str, count: int) -> None:
+    """One process of the test below: `count` changes, each an intent and an outcome."""
+    journal = Journal(Path(path), max_bytes=6_000, keep=1_000)
+    for n in range(count):
+        change_id = journal.begin(tool=tag, arguments={"n": n, "pad": "x" * 150}, effect={"kind": "t"})
+        journal.finish(change_id, "done")
+
+
+def test_processes_sharing_one_journal_lose_and_tear_no_record(
+    jpath: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Workers of a team server append to one file: with rotations every few records, racing
+    processes must neither interleave lines nor rotate each other's records away."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    count, tags = 150, ["w0", "w1", "w2", "w3"]
+    workers = [spawn.Process(target=_append_many, args=(str(jpath), tag, count)) for tag in tags]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0] * len(workers)
+    with caplog.at_level(logging.WARNING, logger="toggl_groups_mcp.journal"):
+        changes = Journal(jpath, max_bytes=6_000, keep=1_000).changes()
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert len(journal_files(jpath)) > 20  # it did rotate, many times
+    for tag in tags:
+        mine = [c for c in changes if c.tool == tag]
+        assert sorted(c.arguments["n"] for c in mine) == list(range(count))
+        assert all(c.outcome == "done" for c in mine)
+
+
 # -- a crash mid-write ----------------------------------------------------------------------------------
 
 
@@ -1026,6 +1061,7 @@ async def test_a_server_on_the_default_path_writes_only_in_the_state_folder(home
         Path("state"),
         Path("state/toggl-groups-mcp"),
         Path("state/toggl-groups-mcp/journal.jsonl"),
+        Path("state/toggl-groups-mcp/journal.jsonl.lock"),
     ]
 
 

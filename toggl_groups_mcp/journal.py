@@ -17,13 +17,17 @@ The file is JSON Lines, append-only, one record a line:
      "message": "...", "result": {...}}
 
 It rotates by size (`journal.jsonl` → `journal.jsonl.1` → ...), keeping `keep` older files that
-`changes()` still reads. A line that does not parse (a crash mid-write) is skipped with a warning.
+`changes()` still reads. Several processes may share one journal (the workers of a team server,
+or two hosts on one machine): every append, rotation and read holds an exclusive `flock` on
+`journal.jsonl.lock` beside it, so records never interleave and a rotation never renames a file
+under another process's write. (flock needs a local file system; not NFS.) A line that does not parse (a crash mid-write) is skipped with a warning.
 Files are created 0600 in a 0700 folder; the token, anything carrying it, and Toggl's
 `api_token` fields never go in.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -31,6 +35,7 @@ import secrets as random
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,7 +91,7 @@ class Change:
 
 
 class Journal:
-    """An append-only JSON Lines journal, safe across threads of one process."""
+    """An append-only JSON Lines journal, safe across threads and processes."""
 
     def __init__(
         self,
@@ -100,8 +105,20 @@ class Journal:
         self.max_bytes = max_bytes
         self.keep = keep
         self.secrets = tuple(s for s in secrets if s and s.strip())
-        self._lock = threading.Lock()
+        self._thread_lock = threading.Lock()
         self._open()
+        self._lock_path = self.path.with_name(f"{self.path.name}.lock")
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """This process's threads, then every process on the file (flock is per open file)."""
+        with self._thread_lock:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -148,7 +165,7 @@ class Journal:
         for secret in self.secrets:  # a secret that survived as part of a longer key or value
             line = line.replace(secret, "[redacted]")
         data = (line + "\n").encode()
-        with self._lock:
+        with self._lock():
             try:
                 size = self.path.stat().st_size
             except FileNotFoundError:
@@ -245,8 +262,8 @@ class Journal:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest first. Read under the writers' lock: a rotation in another thread
-        must not rename a file between listing it and opening it."""
-        with self._lock:
+        or process must not rename a file between listing it and opening it."""
+        with self._lock():
             lines = [(path, number, raw) for path in self.files() for number, raw in self._lines(path)]
         for path, number, raw in lines:
             if not raw.strip():
