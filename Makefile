@@ -1,5 +1,6 @@
 # Every target makes the virtual environment on first use; `make test` and `make screenshot` also
-# install what the browser tests need (the npm tools under .tools/ and Debian's Chromium).
+# install what the browser tests need (the npm tools under .tools/ and Debian's Chromium), and
+# `make test` installs Debian's redis-server for the shared rate-limit tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,6 +24,11 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_CHROMIUM := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
+# The Redis tests start their own throwaway redis-server on a free loopback port (never 6379), so a
+# system service the package may start is harmless.
+REDIS_SERVER := /usr/bin/redis-server
+APT_REDIS := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
+
 .PHONY: demo serve test lint bench snapshot screenshot tools clean
 
 $(STAMP): pyproject.toml
@@ -40,6 +46,9 @@ $(TOOLS_STAMP):
 $(CHROMIUM):
 	$(SUDO) $(APT_CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) $(APT_CHROMIUM); }
 
+$(REDIS_SERVER):
+	$(SUDO) $(APT_REDIS) || { $(SUDO) apt-get update && $(SUDO) $(APT_REDIS); }
+
 tools: $(TOOLS_STAMP)
 
 demo: $(STAMP)
@@ -53,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) $(REDIS_SERVER) lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -274,13 +274,13 @@ async def test_the_client_keeps_the_last_quota_headers_it_saw_per_organization(
     toggl.get("/me").respond(json={})  # no headers: leaves what is known alone
     fake = FakeTime()
     async with open_toggl(fake) as client:
-        assert client.last_quota() is None
+        assert await client.last_quota() is None
         await client.request("GET", GROUPS)
         fake.now += 100
         await client.request("GET", "/organizations/8/groups")
         await client.request("GET", "/me")
-        mine = client.last_quota(ORG)
-        latest = client.last_quota()
+        mine = await client.last_quota(ORG)
+        latest = await client.last_quota()
     assert mine is not None and (mine.remaining, mine.resets_in, mine.organization_id) == (25, 900, ORG)
     assert mine.current(fake.now) == (25, 800)
     assert latest is not None and latest.organization_id == 8 and latest.remaining == 3
@@ -293,7 +293,7 @@ async def test_malformed_quota_headers_are_ignored(toggl: respx.MockRouter) -> N
     )
     async with open_toggl() as client:
         await client.request("GET", GROUPS)
-        assert client.last_quota() is None
+        assert await client.last_quota() is None
 
 
 async def test_a_402_is_a_quota_error_even_when_only_one_quota_header_parses(toggl: respx.MockRouter) -> None:
@@ -527,7 +527,7 @@ async def test_a_group_created_longer_ago_than_the_consistency_window_is_not_ret
     link = toggl.post(LINKS).mock(return_value=status(404))
     fake = FakeTime()
     async with open_toggl(fake, consistency_window=15.0) as client:
-        client.note_created_group(501)
+        await client.note_created_group(501)
         fake.now += 16
         with pytest.raises(TogglError):
             await client.request("POST", LINKS, json={}, group_id=501)
@@ -538,7 +538,7 @@ async def test_a_conflict_for_a_fresh_group_is_not_a_consistency_retry(toggl: re
     link = toggl.post(LINKS).mock(return_value=status(409))
     fake = FakeTime()
     async with open_toggl(fake) as client:
-        client.note_created_group(501)
+        await client.note_created_group(501)
         with pytest.raises(TogglError):
             await client.request("POST", LINKS, json={}, group_id=501)
     assert link.call_count == 1

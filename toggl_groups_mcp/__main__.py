@@ -1,5 +1,5 @@
 """Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--no-journal] [--tools LIST]
-[--transport stdio|http]`."""
+[--transport stdio|http [--stateless] [--workers N]]`."""
 
 from __future__ import annotations
 
@@ -40,6 +40,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP transport: address to bind")
     parser.add_argument("--port", type=int, default=8000, help="HTTP transport: port")
+    parser.add_argument(
+        "--stateless",
+        action="store_true",
+        help="HTTP transport: no sessions, so any worker or replica answers any request",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="HTTP transport: N worker processes on one port (N > 1 needs --stateless and TOGGL_MCP_REDIS_URL)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -75,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         except ConfigError as error:
             print(f"toggl-groups-mcp: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+    problem = _transport_problem(settings, args)
+    if problem:
+        print(f"toggl-groups-mcp: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     if args.transport == "http":
         from .http import is_loopback
 
@@ -85,9 +101,70 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             raise SystemExit(2)
     try:
-        anyio.run(_run, settings, args)
+        if args.workers > 1:
+            _run_workers(settings, args)
+        else:
+            anyio.run(_run, settings, args)
     except KeyboardInterrupt:
         pass
+
+
+def _transport_problem(settings: Settings, args: argparse.Namespace) -> str | None:
+    """What the command line asks that cannot work, said before anything starts."""
+    http_only = [
+        name
+        for name, on in (
+            ("--stateless", args.stateless),
+            ("--workers", args.workers != 1),
+            ("TOGGL_MCP_PER_USER_TOKENS", settings.per_user_tokens),
+        )
+        if on
+    ]
+    if args.transport != "http" and http_only:
+        return f"{' and '.join(http_only)} need --transport http"
+    if args.workers < 1:
+        return f"--workers must be at least 1, got {args.workers}"
+    if args.workers > 1 and not args.stateless:
+        return (
+            "--workers above 1 needs --stateless: a session lives in one worker, and the next request "
+            "may reach another"
+        )
+    if args.workers > 1 and settings.redis_url is None:
+        return (
+            "--workers above 1 needs TOGGL_MCP_REDIS_URL: Toggl's rate limit belongs to the token, so the "
+            "workers must pace their requests together, through Redis"
+        )
+    return None
+
+
+def _run_workers(settings: Settings, args: argparse.Namespace) -> None:
+    """N processes on one port; a sandbox, if asked for, runs in this (the parent) process."""
+    from .http import serve_workers
+
+    options: dict[str, object] = {"read_only": settings.read_only, "log_level": args.log_level}
+    options["journal"] = str(settings.journal_path) if settings.journal_path else None
+    if settings.tools:
+        options["tools"] = list(settings.tools)
+    if not args.sandbox:
+        serve_workers(settings, options, host=args.host, port=args.port, workers=args.workers)
+        return
+    from .sandbox import SandboxConfig, SandboxThread
+
+    named = os.environ.get("TOGGL_MCP_JOURNAL", "").strip()
+    with tempfile.TemporaryDirectory(prefix="toggl-sandbox-") as folder:
+        if not args.no_journal and not named:
+            options["journal"] = str(Path(folder) / "journal.jsonl")
+        sandbox = SandboxThread(SandboxConfig()).start()
+        try:
+            print(
+                f"toggl-groups-mcp: SANDBOX MODE, using the embedded Toggl sandbox at {sandbox.url} "
+                "(simulated data, not your Toggl account)",
+                file=sys.stderr,
+            )
+            options["sandbox"] = {"url": sandbox.url, "token": sandbox.token}
+            serve_workers(settings, options, host=args.host, port=args.port, workers=args.workers)
+        finally:
+            sandbox.stop()
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> None:
@@ -126,7 +203,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
     else:
         from .http import serve_http
 
-        await serve_http(server, settings, host=args.host, port=args.port)
+        await serve_http(server, settings, host=args.host, port=args.port, stateless=args.stateless)
 
 
 if __name__ == "__main__":

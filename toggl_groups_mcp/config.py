@@ -71,6 +71,15 @@ def journal_path(env: Mapping[str, str]) -> Path | None:
     return Path(raw).expanduser() if raw else default_journal_path()
 
 
+def _redis_url(env: Mapping[str, str]) -> SecretStr | None:
+    raw = env.get("TOGGL_MCP_REDIS_URL", "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("TOGGL_MCP_REDIS_URL must start with redis://, rediss:// or unix://")
+    return SecretStr(raw)
+
+
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -130,12 +139,21 @@ class Settings:
     # It rotates past this size, keeping this many older files.
     journal_max_bytes: int = 4_000_000
     journal_keep: int = 5
+    # Pacing, 429 holds, the quota seen and discovery caches shared by every process on a token
+    # (TOGGL_MCP_REDIS_URL); None keeps them in this process. It may carry a password.
+    redis_url: SecretStr | None = field(default=None, repr=False)
+    # HTTP only: no token of the server's own; each request brings its user's in X-Toggl-Api-Token.
+    per_user_tokens: bool = False
+    # Host names (host or host:port) that clients use to reach an HTTP server bound beyond loopback,
+    # for DNS-rebinding protection (TOGGL_MCP_ALLOWED_HOSTS, a comma list).
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
         token = env.get("TOGGL_API_TOKEN", "").strip()
-        if not token and not overrides.get("api_token"):
+        per_user = _flag(env, "TOGGL_MCP_PER_USER_TOKENS")
+        if not token and not overrides.get("api_token") and not per_user:
             raise ConfigError(
                 "TOGGL_API_TOKEN is not set: export your Toggl API token "
                 "(Profile settings > API Token), or run with --sandbox to try the embedded sandbox"
@@ -158,6 +176,11 @@ class Settings:
             "journal_path": journal_path(env),
             "journal_max_bytes": _int(env, "TOGGL_MCP_JOURNAL_MAX_BYTES") or 4_000_000,
             "journal_keep": _int(env, "TOGGL_MCP_JOURNAL_KEEP") or 5,
+            "redis_url": _redis_url(env),
+            "per_user_tokens": per_user,
+            "allowed_hosts": tuple(
+                h.strip() for h in env.get("TOGGL_MCP_ALLOWED_HOSTS", "").split(",") if h.strip()
+            ),
         }
         values.update(overrides)
         return cls(**values)

@@ -1,21 +1,32 @@
-"""Streamable HTTP transport at /mcp, for hosts that connect over HTTP.
+"""Streamable HTTP transport at /mcp, for hosts that connect over HTTP, and the team server.
 
-DNS-rebinding protection stays on for every bind address. Binding to anything but loopback
+DNS-rebinding protection stays on for every bind address; TOGGL_MCP_ALLOWED_HOSTS names the host
+names that clients use to reach a server bound beyond loopback. Binding to anything but loopback
 requires TOGGL_MCP_HTTP_TOKEN, and when a token is set every request must carry it as a bearer
-token (401 otherwise), loopback included.
+token (401 otherwise), loopback included. With TOGGL_MCP_PER_USER_TOKENS every request must also
+carry its user's Toggl token in X-Toggl-Api-Token (401 otherwise, before any tool runs).
+
+`--stateless` serves the SDK's stateless streamable HTTP (no session: any worker answers any
+request); `--workers N` runs N such processes on one port through uvicorn's process manager, each
+building its app with `worker_app()` from the options the parent left in the environment.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
+import os
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import ConfigError, Settings
+from .logs import learn_secrets, token_secrets
+from .state import USER_TOKEN_HEADER, user_token
 
 log = logging.getLogger("toggl_groups_mcp.http_transport")
 LOOPBACK_NAMES = {"localhost"}
@@ -30,6 +41,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+async def unauthorized(send: Send, description: str) -> None:
+    body = json.dumps({"error": "unauthorized", "error_description": description}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", b'Bearer realm="toggl-groups-mcp"'),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class BearerToken:
     """Reject any request without `Authorization: Bearer <token>` (constant-time compare)."""
 
@@ -41,50 +68,129 @@ class BearerToken:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
-                body = b'{"error": "unauthorized", "error_description": "missing or wrong bearer token"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b'Bearer realm="toggl-groups-mcp"'),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await unauthorized(send, "missing or wrong bearer token")
                 return
         await self.app(scope, receive, send)
 
 
-def security_for(host: str) -> TransportSecuritySettings:
+class UserToken:
+    """Per-user tokens: a request without its user's Toggl token never reaches the MCP server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []
+            }
+            token = user_token(headers)
+            if token is None:
+                await unauthorized(send, f"send your own Toggl API token in the {USER_TOKEN_HEADER} header")
+                return
+            # Before anything below could log it (a DEBUG dump of a request, say).
+            learn_secrets(token_secrets(token))
+        await self.app(scope, receive, send)
+
+
+def security_for(host: str, allowed: tuple[str, ...] = ()) -> TransportSecuritySettings:
+    """Loopback names always; the bound address; and the names clients use (`allowed`), each with
+    any port unless it names one."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
     origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    names = list(allowed)
     if not is_loopback(host) and host not in ("0.0.0.0", "::"):
-        hosts.append(f"{host}:*")
-        origins.append(f"http://{host}:*")
+        names.append(host)
+    for name in names:
+        with_port = name if name.rsplit(":", 1)[-1].isdigit() and not name.endswith("]") else f"{name}:*"
+        hosts.append(with_port)
+        origins += [f"http://{with_port}", f"https://{with_port}"]
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )
 
 
-def http_app(server: MCPServer, settings: Settings, host: str) -> ASGIApp:
+def http_app(server: MCPServer[Any], settings: Settings, host: str, *, stateless: bool = False) -> ASGIApp:
     token = settings.http_token.get_secret_value() if settings.http_token else None
     if not is_loopback(host) and not token:
         raise ConfigError(
             f"TOGGL_MCP_HTTP_TOKEN is required to bind the HTTP transport to {host} (not loopback): "
             "set it to a long random string and send it as a bearer token"
         )
-    app: ASGIApp = server.streamable_http_app(host=host, transport_security=security_for(host))
+    app: ASGIApp = server.streamable_http_app(
+        host=host,
+        transport_security=security_for(host, settings.allowed_hosts),
+        stateless_http=stateless,
+    )
+    if settings.per_user_tokens:
+        app = UserToken(app)
     return BearerToken(app, token) if token else app
 
 
-async def serve_http(server: MCPServer, settings: Settings, *, host: str, port: int) -> None:
+async def serve_http(
+    server: MCPServer[Any], settings: Settings, *, host: str, port: int, stateless: bool = False
+) -> None:
     import uvicorn
 
-    app = http_app(server, settings, host)
+    app = http_app(server, settings, host, stateless=stateless)
     # log_config=None: uvicorn keeps its records flowing to our handler, whose filter scrubs secrets.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", log_config=None)
-    log.warning("MCP over streamable HTTP at http://%s:%s/mcp", host, port)
+    log.warning(
+        "MCP over streamable HTTP at http://%s:%s/mcp%s", host, port, " (stateless)" if stateless else ""
+    )
     await uvicorn.Server(config).serve()
+
+
+# -- N worker processes on one port ------------------------------------------------------------------
+WORKER_OPTIONS = "TOGGL_MCP_WORKER_OPTIONS"
+
+
+def serve_workers(settings: Settings, options: dict[str, Any], *, host: str, port: int, workers: int) -> None:
+    """Run `workers` processes of the stateless server on one port (blocks until stopped). Each
+    worker rebuilds its settings from the environment plus `options`, which say what the command
+    line changed (read-only, tools, journal, the sandbox's address)."""
+    import uvicorn
+
+    os.environ[WORKER_OPTIONS] = json.dumps({**options, "host": host})
+    log.warning("MCP over stateless streamable HTTP at http://%s:%s/mcp, %d workers", host, port, workers)
+    uvicorn.run(
+        "toggl_groups_mcp.http:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        lifespan="on",
+        log_config=None,
+    )
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker process (uvicorn calls it in each)."""
+    from pathlib import Path
+
+    from pydantic import SecretStr
+
+    from .logs import configure_logging, secrets_of
+    from .server import build_server
+
+    options = json.loads(os.environ.get(WORKER_OPTIONS) or "{}")
+    overrides: dict[str, Any] = {}
+    sandbox = options.get("sandbox")
+    if sandbox:
+        overrides |= {
+            "api_token": SecretStr(sandbox["token"]),
+            "api_url": sandbox["url"],
+            "sandbox": True,
+            "rate_per_sec": None,
+        }
+    settings = Settings.from_env(None, **overrides)
+    changes: dict[str, Any] = {"read_only": settings.read_only or bool(options.get("read_only"))}
+    if "journal" in options:
+        changes["journal_path"] = Path(options["journal"]) if options["journal"] else None
+    if options.get("tools"):
+        changes["tools"] = tuple(options["tools"])
+    settings = settings.with_(**changes)
+    if not logging.getLogger().handlers:
+        configure_logging(options.get("log_level", "WARNING"), secrets_of(settings, api_token=not sandbox))
+    return http_app(build_server(settings), settings, options.get("host", "127.0.0.1"), stateless=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 import sys
+import weakref
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -29,12 +30,36 @@ def secrets_of(settings: Settings, *, api_token: bool = True) -> list[str]:
     """
     secrets: list[str] = []
     if api_token:
-        token = settings.api_token.get_secret_value().strip()
-        if token:
-            secrets += [token, base64.b64encode(f"{token}:api_token".encode()).decode()]
+        secrets += token_secrets(settings.api_token.get_secret_value())
     if settings.http_token is not None:
         secrets.append(settings.http_token.get_secret_value())
+    if settings.redis_url is not None:
+        from urllib.parse import unquote, urlsplit
+
+        try:
+            password = urlsplit(settings.redis_url.get_secret_value()).password or ""
+        except ValueError:
+            password = ""
+        # Only the password, as written and decoded: the address must stay readable in the logs.
+        secrets += [password, unquote(password)]
     return [s for s in secrets if s.strip()]
+
+
+def token_secrets(token: str) -> list[str]:
+    """A Toggl token as it may appear: itself and its HTTP Basic credential."""
+    token = token.strip()
+    return [token, base64.b64encode(f"{token}:api_token".encode()).decode()] if token else []
+
+
+# Every SecretFilter installed, so that secrets learned later (per-user tokens) reach them all.
+_FILTERS: weakref.WeakSet[SecretFilter] = weakref.WeakSet()
+
+
+def learn_secrets(secrets: Iterable[str]) -> None:
+    """Scrub these too from now on: a user's token, first heard in a request of a team server."""
+    secrets = list(secrets)
+    for handler_filter in _FILTERS:
+        handler_filter.learn(secrets)
 
 
 def _spellings(secrets: Iterable[str]) -> tuple[str, ...]:
@@ -56,6 +81,16 @@ class SecretFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = _spellings(secrets)
+        self.known: set[str] = set()  # secrets learned since (each costs a look-up per request)
+        _FILTERS.add(self)
+
+    def learn(self, secrets: Iterable[str]) -> None:
+        if all(secret in self.known for secret in secrets):
+            return
+        self.known.update(secrets)
+        new = set(_spellings(secrets)) - set(self.secrets)
+        if new:
+            self.secrets = tuple(sorted({*self.secrets, *new}, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:

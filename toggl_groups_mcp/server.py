@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from mcp.server.apps import Apps
 from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
 
 from . import __version__
 from .config import Settings
 from .journal import Journal
-from .logs import secrets_of
+from .logs import learn_secrets, secrets_of, token_secrets
 from .prompts import load_prompts
-from .state import AppState, TTLCache
+from .shared import Redis, SharedCache, token_key
+from .state import AppState, Cache, LocalCache, Tenants
 from .toggl import TogglClient
 from .tools.registry import build_tools, views_of
 from .tools.toolsets import select_tools, toolset_of
@@ -57,37 +61,92 @@ def _defaults(settings: Settings) -> str:
     return " and ".join(said) or "the TOGGL_ORGANIZATION_ID / TOGGL_WORKSPACE_ID settings (not set here)"
 
 
+log = logging.getLogger("toggl_groups_mcp.server")
+
 SANDBOX_NOTE = (
     "\n\nTHIS IS A SANDBOX: the server is connected to an embedded, simulated Toggl with demo "
     "data, not to a real Toggl account. Nothing here touches real data."
 )
 
 
+def user_journal(path: Path, token: str) -> Path:
+    """Each user's own journal beside the configured one: journal-<hash of the token>.jsonl."""
+    return path.with_name(f"{path.stem}-{token_key(token).rsplit(':', 1)[1][:16]}{path.suffix}")
+
+
+def open_state(
+    settings: Settings,
+    token: SecretStr,
+    *,
+    redis: Redis | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AppState:
+    """Everything one Toggl token's calls use: the client, caches and journal."""
+    mine = settings.with_(api_token=token)
+    client = TogglClient(mine, transport=transport, shared=redis)
+    journal = None
+    if settings.journal_path is not None:
+        path = settings.journal_path
+        if settings.per_user_tokens:
+            path = user_journal(path, token.get_secret_value())
+        journal = Journal(
+            path, max_bytes=settings.journal_max_bytes, keep=settings.journal_keep, secrets=secrets_of(mine)
+        )
+    cache: Cache = LocalCache(ttl=settings.cache_ttl)
+    if redis is not None:
+        cache = SharedCache(redis, token_key(token.get_secret_value()), settings.cache_ttl)
+    return AppState(settings=mine, toggl=client, cache=cache, journal=journal)
+
+
+@asynccontextmanager
+async def shared_limits(settings: Settings) -> AsyncIterator[Redis | None]:
+    """The Redis of TOGGL_MCP_REDIS_URL, checked at start: an unreachable one is said at once (and
+    then on every call that needs it), never quietly replaced by pacing of this process alone."""
+    if settings.redis_url is None:
+        yield None
+        return
+    redis = Redis(settings.redis_url.get_secret_value())
+    problem = await redis.check()
+    if problem is None:
+        log.info("rate limits shared through Redis at %s", redis.where)
+    else:
+        log.error(
+            "Redis at %s (TOGGL_MCP_REDIS_URL) does not answer (%s): every call that needs Toggl will "
+            "fail until it does, rather than send requests paced by this process alone",
+            redis.where,
+            problem,
+        )
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+
+
 def build_server(
     settings: Settings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> MCPServer[AppState]:
+) -> MCPServer[AppState | Tenants]:
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        client = TogglClient(settings, transport=transport)
-        journal = None
-        if settings.journal_path is not None:
-            journal = Journal(
-                settings.journal_path,
-                max_bytes=settings.journal_max_bytes,
-                keep=settings.journal_keep,
-                secrets=secrets_of(settings),
-            )
-        try:
-            yield AppState(
-                settings=settings,
-                toggl=client,
-                cache=TTLCache(ttl=settings.cache_ttl),
-                journal=journal,
-            )
-        finally:
-            await client.aclose()
+    async def lifespan(_: MCPServer[AppState | Tenants]) -> AsyncIterator[AppState | Tenants]:
+        async with shared_limits(settings) as redis:
+            if settings.per_user_tokens:
+
+                def open_user(token: str) -> AppState:
+                    learn_secrets(token_secrets(token))
+                    return open_state(settings, SecretStr(token), redis=redis, transport=transport)
+
+                tenants = Tenants(open=open_user)
+                try:
+                    yield tenants
+                finally:
+                    await tenants.aclose()
+                return
+            state = open_state(settings, settings.api_token, redis=redis, transport=transport)
+            try:
+                yield state
+            finally:
+                await state.toggl.aclose()
 
     instructions = INSTRUCTIONS.format(defaults=_defaults(settings)) + (
         SANDBOX_NOTE if settings.sandbox else ""
@@ -113,7 +172,7 @@ def build_server(
     apps = Apps()
     for view, html in views_of(specs):
         apps.add_html_resource(view.uri, html, name=view.title, prefers_border=True)
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState | Tenants] = MCPServer(
         "toggl-groups",
         title="Toggl groups",
         version=__version__,

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -23,6 +23,9 @@ import httpx
 from .. import __version__
 from ..config import Settings
 from .errors import Kind, TogglError, parse_toggl_message, shorten
+
+if TYPE_CHECKING:
+    from ..shared import Redis, SharedFreshGroups, SharedPacer, SharedQuota
 
 log = logging.getLogger("toggl_groups_mcp.http")
 
@@ -96,8 +99,9 @@ class Pacer:
         self.updated = clock()
         self.lock = anyio.Lock()
 
-    async def acquire(self) -> float:
-        """Take one token, waiting for it if the bucket is empty; returns the time waited."""
+    async def acquire(self, method: str = "", path: str = "") -> float:
+        """Take one token, waiting for it if the bucket is empty; returns the time waited.
+        (`method` and `path` name the request, for a shared pacer's errors.)"""
         if not self.rate:
             return 0.0
         async with self.lock:
@@ -117,6 +121,11 @@ class Pacer:
         """After a 429: the server's bucket is fuller than ours thought."""
         self.tokens = 0.0
         self.updated = self.clock()
+
+    async def hold(self, seconds: float) -> bool:
+        """After a 429 that asks for this wait: True, the caller sleeps it out itself."""
+        self.drain()
+        return True
 
 
 @dataclass
@@ -169,7 +178,8 @@ class TogglClient:
     """One httpx.AsyncClient for the process.
 
     `sleep` and `clock` are injectable so pacing and retries can be tested by a fake clock; by
-    default they are `anyio.sleep` and `time.monotonic`.
+    default they are `anyio.sleep` and `time.monotonic`. With `shared` (Redis), pacing, 429 holds,
+    the quota seen and new groups are shared with every process on the same token (shared.py).
     """
 
     def __init__(
@@ -179,6 +189,7 @@ class TogglClient:
         *,
         sleep: Sleep | None = None,
         clock: Clock = time.monotonic,
+        shared: Redis | None = None,
     ) -> None:
         self.settings = settings
         token = settings.api_token.get_secret_value()
@@ -189,11 +200,22 @@ class TogglClient:
         self._client: httpx.AsyncClient | None = None
         self._sleep = sleep
         self.clock = clock
-        self.pacer = Pacer(settings.rate_per_sec, settings.burst, clock=clock, sleep=self.sleep)
+        self.pacer: Pacer | SharedPacer = Pacer(
+            settings.rate_per_sec, settings.burst, clock=clock, sleep=self.sleep
+        )
         self.quota: dict[int | None, QuotaSnapshot] = {}
         self.requests_sent = 0
         # group id -> time of its creation by this process (eventual consistency).
         self._fresh_groups: dict[int, float] = {}
+        self.shared_quota: SharedQuota | None = None
+        self.shared_fresh: SharedFreshGroups | None = None
+        if shared is not None:
+            from ..shared import SharedFreshGroups, SharedPacer, SharedQuota, token_key
+
+            prefix = token_key(token)
+            self.pacer = SharedPacer(shared, prefix, self.pacer.rate, self.pacer.capacity, self.sleep)
+            self.shared_quota = SharedQuota(shared, prefix)
+            self.shared_fresh = SharedFreshGroups(shared, prefix)
 
     def __repr__(self) -> str:
         return f"TogglClient(api_url={self.settings.api_url!r}, api_token='**********')"
@@ -229,30 +251,45 @@ class TogglClient:
             await self._client.aclose()
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def note_created_group(self, group_id: int) -> None:
+    async def note_created_group(self, group_id: int) -> None:
         now = self.clock()
         window = self.settings.consistency_window
         self._fresh_groups = {g: t for g, t in self._fresh_groups.items() if now - t < window}
         self._fresh_groups[group_id] = now
+        if self.shared_fresh is not None:
+            await self.shared_fresh.note(group_id, window)
 
-    def is_fresh_group(self, group_id: int | None) -> bool:
-        if group_id is None or group_id not in self._fresh_groups:
+    async def is_fresh_group(self, group_id: int | None) -> bool:
+        if group_id is None:
             return False
-        return self.clock() - self._fresh_groups[group_id] < self.settings.consistency_window
+        seen = self._fresh_groups.get(group_id)
+        if seen is not None and self.clock() - seen < self.settings.consistency_window:
+            return True
+        return self.shared_fresh is not None and await self.shared_fresh.is_fresh(group_id)
 
-    def last_quota(self, organization_id: int | None = None) -> QuotaSnapshot | None:
-        """The quota headers seen last: for one organization, or the most recent of any."""
+    async def last_quota(self, organization_id: int | None = None) -> QuotaSnapshot | None:
+        """The quota headers seen last (by any process on the token, when shared): for one
+        organization, or the most recent of any."""
+        quota = self.quota
+        if self.shared_quota is not None:
+            now, wall = self.clock(), time.time()
+            quota = {
+                org: QuotaSnapshot(remaining, resets_in, now - max(0.0, wall - seen), org)
+                for org, (remaining, resets_in, seen) in (await self.shared_quota.read()).items()
+            }
         if organization_id is not None:
-            return self.quota.get(organization_id)
-        return max(self.quota.values(), key=lambda q: q.seen_at, default=None)
+            return quota.get(organization_id)
+        return max(quota.values(), key=lambda q: q.seen_at, default=None)
 
-    def _record_quota(self, path: str, headers: httpx.Headers) -> tuple[int | None, float | None]:
+    async def _record_quota(self, path: str, headers: httpx.Headers) -> tuple[int | None, float | None]:
         remaining_raw = _non_negative(headers.get("X-Toggl-Quota-Remaining"), float)
         remaining = int(remaining_raw) if remaining_raw is not None else None
         resets_in = _non_negative(headers.get("X-Toggl-Quota-Resets-In"), float)
         if remaining is not None and resets_in is not None:
             org = _org_of(path)
             self.quota[org] = QuotaSnapshot(remaining, resets_in, self.clock(), org)
+            if self.shared_quota is not None:
+                await self.shared_quota.record(org, remaining, resets_in)
         return remaining, resets_in
 
     def _backoff(self, attempt: int) -> float:
@@ -292,7 +329,7 @@ class TogglClient:
         consistency_retries = 0
         while True:
             http = self._http  # made before pacing, so its set-up does not delay a paced request
-            await self.pacer.acquire()
+            await self.pacer.acquire(method, path)
             started = self.clock()
             try:
                 self.requests_sent += 1
@@ -322,7 +359,7 @@ class TogglClient:
                     effect="none" if (method in ("GET", "HEAD") or never_sent) else "unknown",
                 ) from None
 
-            remaining, resets_in = self._record_quota(path, response.headers)
+            remaining, resets_in = await self._record_quota(path, response.headers)
             status = response.status_code
             log.info("%s %s -> %s in %.0f ms", method, path, status, (self.clock() - started) * 1000)
             if 200 <= status < 300:
@@ -330,18 +367,20 @@ class TogglClient:
 
             message = self._message(response)
             if status == 429:
-                self.pacer.drain()
                 rate_limited += 1
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 # Retry-After: 0 would retry at once, forever: treat it like no header.
                 delay = retry_after if retry_after else self._backoff(rate_limited)
+                # Every process on the token waits too (a shared pacer's next turn lies after it).
+                sleep_here = await self.pacer.hold(delay)
                 if (
                     rate_limited <= MAX_RATE_LIMIT_RETRIES
                     and waited_429 + delay <= self.settings.retry_budget
                 ):
                     waited_429 += delay
                     log.info("%s %s rate limited; retrying in %.2f s", method, path, delay)
-                    await self.sleep(delay)
+                    if sleep_here:
+                        await self.sleep(delay)
                     continue
                 raise TogglError(method, path, status, message, kind="rate_limited", retry_after=delay)
             if status == 402:
@@ -366,7 +405,7 @@ class TogglClient:
                 )
             if (
                 status in (400, 403, 404)
-                and self.is_fresh_group(group_id)
+                and await self.is_fresh_group(group_id)
                 and consistency_retries < MAX_CONSISTENCY_RETRIES
             ):
                 consistency_retries += 1

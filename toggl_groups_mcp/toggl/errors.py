@@ -11,7 +11,7 @@ from typing import Literal
 
 # What we know about the effect of a failed request on Toggl's side.
 Effect = Literal["none", "unknown"]
-Kind = Literal["http", "quota", "plan", "rate_limited", "network", "timeout", "input"]
+Kind = Literal["http", "quota", "plan", "rate_limited", "network", "timeout", "input", "shared"]
 
 
 MAX_MESSAGE = 500
@@ -93,6 +93,11 @@ class TogglError(Exception):
 
     def describe(self) -> str:
         said = f": {self.message}" if self.message else ""
+        if self.kind == "shared":
+            return (
+                f"{self.method} {self.path} was not sent to Toggl: the rate limits shared through "
+                f"Redis could not be reached ({self.message})"
+            )
         if self.status is None and self.kind == "timeout":
             return f"Toggl did not answer {self.method} {self.path} in time{said}"
         if self.status is None and self.kind == "network":
@@ -118,6 +123,12 @@ class TogglError(Exception):
             return (
                 "Toggl refused with 402 and no quota headers: the organization's plan does not include "
                 "this feature (groups need a paid plan). Retrying will not help."
+            )
+        if self.kind == "shared":
+            return (
+                "This server paces its Toggl requests together with every other process on the same "
+                "token, through Redis (TOGGL_MCP_REDIS_URL), and sends nothing unpaced. Nothing more was "
+                "sent. Ask the user to start Redis or fix TOGGL_MCP_REDIS_URL, then call again."
             )
         if self.kind == "rate_limited":
             after = whole_seconds(self.retry_after) or 60

@@ -113,7 +113,10 @@ class _Run:
         r.names = _names(state, self.kind, [*self.todo, *r.skipped]) or None
         # A bulk run spends quota: say what is left, from headers already seen (no request).
         toggl = app_state(self.ctx).toggl
-        seen = toggl.last_quota()
+        try:
+            seen = await toggl.last_quota()
+        except TogglError:  # Redis gone: the run's own result matters more than this figure
+            seen = None
         if seen is not None:
             r.quota_remaining = seen.current(toggl.clock())[0]
         return r

@@ -472,7 +472,7 @@ async def _recreate(ctx: Context, org: int, e: dict[str, Any], entry: Entry, rep
         )
     if entry.change_id:
         await journal.astep(entry.change_id, {"group_id": group_id})
-    state.toggl.note_created_group(group_id)
+    await state.toggl.note_created_group(group_id)
     if one_by_one:
         ops = [{"op": "add", "path": "/users", "value": [u]} for u in users] + [
             {"op": "add", "path": "/workspaces", "value": [w]} for w in workspaces

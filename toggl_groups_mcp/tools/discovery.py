@@ -226,7 +226,7 @@ async def get_quota(ctx: Context, organization_id: OrganizationId = None) -> Quo
     state = app_state(ctx)
     # No look-up just to pick an organization: any recent figure, or Toggl's list, will do.
     org = organization_id or state.settings.organization_id
-    seen = state.toggl.last_quota(org)
+    seen = await state.toggl.last_quota(org)
     now = state.toggl.clock()
     if seen is not None and now - seen.seen_at < QUOTA_FRESH_SECS:
         remaining, resets_in = seen.current(now)

@@ -217,7 +217,7 @@ async def create_group(
             entry.on_error = "unknown"
             found = await _find_by_name(state, org, name, error, entry)
             entry.result = {"group_id": found.group_id}
-            state.toggl.note_created_group(found.group_id)
+            await state.toggl.note_created_group(found.group_id)
             lookup.remember_groups(state, [found])
             return GroupResult(group=Group.from_toggl(found), change_id=entry.change_id)
         if not (isinstance(data, dict) and isinstance(data.get("group_id"), int)):
@@ -228,7 +228,7 @@ async def create_group(
             )
         group = TogglGroup.model_validate(data)
         entry.result = {"group_id": group.group_id}
-    state.toggl.note_created_group(group.group_id)
+    await state.toggl.note_created_group(group.group_id)
     lookup.remember_groups(state, [group])
     return GroupResult(group=Group.from_toggl(group), change_id=entry.change_id)
 

@@ -112,14 +112,24 @@ async def _project_pages(state: AppState, ws: int, search: str | None = None) ->
 async def all_projects(state: AppState, ws: int) -> list[Project]:
     """A workspace's projects, kept for a minute like other discovery answers."""
 
-    async def load() -> list[Project]:
-        found: list[Project] = []
+    async def load() -> list[list[Any]]:
+        found: list[list[Any]] = []
         async for page in _project_pages(state, ws):
-            found += page
+            found += [[p.id, p.name, p.active] for p in page]
         return found
 
-    projects: list[Project] = await state.cache.get_or_load(("all-projects", ws), load)
-    return projects
+    rows = await state.cache.get_or_load(("all-projects", ws), load)
+    return _projects(rows, ws)
+
+
+def _projects(rows: list[list[Any]], ws: int) -> list[Project]:
+    """Cached rows (JSON, so that processes can share them) back into projects."""
+    return [Project(int(pid), str(name), ws, bool(active)) for pid, name, active in rows]
+
+
+async def _cached_projects(state: AppState, ws: int) -> list[Project] | None:
+    rows = await state.cache.get(("all-projects", ws))
+    return None if rows is None else _projects(rows, ws)
 
 
 async def project_names(state: AppState, ws: int, ids: Iterable[int]) -> dict[int, str]:
@@ -130,7 +140,7 @@ async def project_names(state: AppState, ws: int, ids: Iterable[int]) -> dict[in
     missing = {pid for pid in wanted if pid not in names}
     if not missing:
         return names
-    cached: list[Project] | None = state.cache.get(("all-projects", ws))
+    cached = await _cached_projects(state, ws)
     if cached is not None:
         names.update({p.id: p.name for p in cached if p.id in missing})
         return names
@@ -148,7 +158,7 @@ async def find_projects(state: AppState, ws: int, text: str) -> list[Project]:
     """Projects whose name contains `text` (any case), archived ones too: from the workspace's
     list when this process has it, else by Toggl's search, a page at a time."""
     needle = text.casefold()
-    cached: list[Project] | None = state.cache.get(("all-projects", ws))
+    cached = await _cached_projects(state, ws)
     if cached is not None:
         return [p for p in cached if needle in p.name.casefold()]
     found: list[Project] = []
