@@ -3,9 +3,16 @@ host configs (Claude Desktop, VS Code, Cursor) that start the sandbox server."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +101,111 @@ async def test_each_host_config_starts_the_sandbox_server(config: str) -> None:
             tools = (await client.list_tools()).tools
             assert {t.name for t in tools} == ALL_TOOLS | JOURNAL_TOOLS  # --sandbox journals
             assert "THIS IS A SANDBOX" in (client.session.instructions or "")
+
+
+# -- the team server: compose's command line, and each host config as a person fills it in ------------
+
+TEAM = REPO / "examples" / "team"
+TEAM_CONFIGS = {
+    "vscode-mcp.json": ("servers", {"${input:team-token}": "TEAM", "${input:toggl-api-token}": "USER"}),
+    "cursor-mcp.json": (
+        "mcpServers",
+        {"${env:TOGGL_MCP_TEAM_TOKEN}": "TEAM", "${env:TOGGL_API_TOKEN}": "USER"},
+    ),
+}
+
+
+def compose_command() -> list[str]:
+    """The server's command line in compose.yaml (a JSON-style list on one line)."""
+    text = (TEAM / "compose.yaml").read_text()
+    match = re.search(r"^\s+command: (\[.*\"--stateless\".*\])\s*$", text, re.M)
+    assert match, "compose.yaml has no server command with --stateless"
+    command: list[str] = json.loads(match.group(1))
+    return command
+
+
+def test_the_compose_file_runs_stateless_workers_that_share_limits_and_take_user_tokens() -> None:
+    text = (TEAM / "compose.yaml").read_text()
+    command = compose_command()
+    assert int(command[command.index("--workers") + 1]) > 1
+    for setting in ("TOGGL_MCP_REDIS_URL: redis://redis:6379/0", 'TOGGL_MCP_PER_USER_TOKENS: "1"'):
+        assert setting in text
+    assert "TOGGL_MCP_HTTP_TOKEN: ${TOGGL_MCP_HTTP_TOKEN:?" in text  # compose refuses without it
+
+
+@contextlib.contextmanager
+def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    """The console script with these arguments, listening on `port`; its whole group is stopped."""
+    from tests.test_http_transport import wait_until_listening
+
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            [str(CONSOLE_SCRIPT), *command], env=env, stderr=stderr, start_new_session=True
+        )
+        try:
+            wait_until_listening(process, port)  # type: ignore[arg-type]
+            yield
+        except BaseException:
+            stderr.seek(0)
+            print(stderr.read().decode(errors="replace")[-4000:], file=sys.stderr)
+            raise
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.mark.anyio
+async def test_the_team_host_configs_reach_a_server_run_as_compose_runs_it() -> None:
+    """The compose command (two workers here, Redis, per-user tokens, a team bearer), reached the
+    way each config says, under the host name it uses: every person sees their own Toggl."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tests.redis_server import RedisServer, free_port
+    from toggl_groups_mcp.sandbox import SECOND_TOKEN, SandboxConfig, SandboxThread
+
+    command = compose_command()
+    port = free_port()
+    command[command.index("--workers") + 1] = "2"
+    command[command.index("--port") + 1] = str(port)
+    with RedisServer() as redis, SandboxThread(SandboxConfig()) as sandbox:
+        env = {
+            **quiet_env(),
+            "TOGGL_API_URL": sandbox.url,
+            "TOGGL_MCP_REDIS_URL": redis.url,
+            "TOGGL_MCP_HTTP_TOKEN": "team-bearer-0123456789",
+            "TOGGL_MCP_PER_USER_TOKENS": "1",
+            "TOGGL_MCP_ALLOWED_HOSTS": "team-host",
+            "TOGGL_MCP_JOURNAL": "off",
+        }
+        with running(command, env, port):
+            seen = {}
+            for config, (key, fill) in TEAM_CONFIGS.items():
+                entry = json.loads((TEAM / config).read_text())[key]["toggl-groups"]
+                for user, toggl_token in (("alex", sandbox.token), ("gustavo", SECOND_TOKEN)):
+                    values = {"TEAM": "team-bearer-0123456789", "USER": toggl_token}
+                    headers = {
+                        name: functools.reduce(
+                            lambda v, kv: v.replace(kv[0], values[kv[1]]), fill.items(), value
+                        )
+                        for name, value in entry["headers"].items()
+                    }
+                    url = httpx2.URL(entry["url"])
+                    assert url.host == "team-host" and url.path == "/mcp"
+                    headers["Host"] = f"team-host:{url.port}"
+                    http = httpx2.AsyncClient(headers=headers, timeout=30)
+                    local = str(url.copy_with(host="127.0.0.1", port=port))
+                    with anyio.fail_after(60):
+                        async with http, Client(streamable_http_client(local, http_client=http)) as client:
+                            result = await client.call_tool("list_organizations", {})
+                    assert not result.is_error, result.content
+                    seen[config, user] = {
+                        o["name"] for o in (result.structured_content or {})["organizations"]
+                    }
+            for config in TEAM_CONFIGS:
+                assert seen[config, "alex"] == {"Acme Studio", "Globex Research", "Initech"}
+                assert seen[config, "gustavo"] == {"Globex Research"}
