@@ -25,13 +25,24 @@ from . import (
     overhead,
     pacing,
     report,
+    shared,
     wire,
     workflows,
 )
 from .report import Row, mark, ms
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("workflows", "assistant", "overhead", "journal", "coldstart", "context", "answers", "pacing")
+SECTIONS = (
+    "workflows",
+    "assistant",
+    "overhead",
+    "journal",
+    "coldstart",
+    "context",
+    "answers",
+    "pacing",
+    "shared",
+)
 IN_PROCESS = {"assistant", "context", "answers"}
 IN_PROCESS_NOTE = (
     "assistant calls, context and answers: in-process servers (in-memory client), no default "
@@ -42,7 +53,7 @@ IN_PROCESS_NOTE = (
 LAYER_RATIO_MAX = 1.10  # (ours - direct HTTP) / bare SDK call
 LAYER_ONLY_MAX = 0.10  # (ours - control) / bare SDK call: the same 10% without the process hop
 COLD_START_MAX = 1.15
-PACING_MIN_SHARE = 0.90
+PACING_MIN_SHARE = 0.90  # bulk pacing, and every row of shared pacing
 
 
 @dataclass(frozen=True)
@@ -54,10 +65,32 @@ class Plan:
     spawns: int
     projects: int
     journal_pairs: int
+    shared_seconds: float  # per row of shared pacing
+    shared_acquires: int  # per series of the acquire latency (the other latency series take `calls`)
 
 
-FULL = Plan("full", workflow_repeats=3, calls=200, warmup=30, spawns=10, projects=60, journal_pairs=60)
-QUICK = Plan("quick", workflow_repeats=1, calls=100, warmup=20, spawns=5, projects=20, journal_pairs=15)
+FULL = Plan(
+    "full",
+    workflow_repeats=3,
+    calls=200,
+    warmup=30,
+    spawns=10,
+    projects=60,
+    journal_pairs=60,
+    shared_seconds=20,
+    shared_acquires=2000,
+)
+QUICK = Plan(
+    "quick",
+    workflow_repeats=1,
+    calls=100,
+    warmup=20,
+    spawns=5,
+    projects=20,
+    journal_pairs=15,
+    shared_seconds=10,
+    shared_acquires=500,
+)
 
 
 def say(text: str) -> None:
@@ -71,6 +104,7 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
     with SandboxThread() as sb:
         # Cold start and latency first, while nothing else has run; the minute of pacing last.
         cold = ovh = runs = paced = None
+        pooled: shared.SharedResult | None = None
         journaled: journal.JournalResult | None = None
         asked: list[assistant.RequestRun] | None = None
         facing: context.ContextSizes | None = None
@@ -110,6 +144,16 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
         if "pacing" in only:
             say(f"bulk pacing: {plan.projects} projects at 1 request/s (about {plan.projects} s) ...")
             paced = await pacing.measure_pacing(sb, projects=plan.projects)
+        if "shared" in only:
+            shared_rows = len(shared.WORKERS) * len(shared.CLIENTS) + 1
+            say(
+                f"shared pacing: {shared_rows} rows of {plan.shared_seconds:.0f} s through 1 and 2 workers "
+                f"(about {shared_rows * (plan.shared_seconds + 4) / 60:.0f} min) ..."
+            )
+            pooled = await shared.measure_shared(
+                seconds=plan.shared_seconds, calls=plan.calls, acquires=plan.shared_acquires, say=say
+            )
+            say(f"shared pacing: section took {pooled.seconds:.0f} s")
 
     if runs is not None:
         for run_ in runs:
@@ -212,6 +256,8 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
                 mark(ok),
             )
         )
+    if pooled is not None:
+        rows += shared.rows(pooled, PACING_MIN_SHARE)
     return rows
 
 
@@ -320,7 +366,9 @@ def assistant_rows(asked: list[assistant.RequestRun]) -> list[Row]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="20 projects for pacing, fewer repetitions (about a minute)"
+        "--quick",
+        action="store_true",
+        help="20 projects for pacing, 10 s rows of shared pacing, fewer repetitions (about 3 minutes)",
     )
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}"
@@ -340,7 +388,8 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {report.machine_line()}\n\n"
         f"Run: {plan.label} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s); "
         f"workflows x{plan.workflow_repeats}, {plan.calls} calls per latency series, "
-        f"{plan.spawns} spawns each, pacing {plan.projects} projects, journal {plan.journal_pairs} pairs; "
+        f"{plan.spawns} spawns each, pacing {plan.projects} projects, journal {plan.journal_pairs} pairs, "
+        f"shared {plan.shared_seconds:.0f} s per row; "
         f"{wire.environment_note()}" + (f"; {IN_PROCESS_NOTE}" if IN_PROCESS & only else "") + ".\n"
     )
     text = header + "\n" + report.render(rows) + "\n"
