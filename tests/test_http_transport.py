@@ -191,3 +191,25 @@ def test_the_command_refuses_to_bind_beyond_loopback_without_a_bearer_token(host
     lines = completed.stderr.decode().strip().splitlines()
     assert len(lines) == 1, lines
     assert "TOGGL_MCP_HTTP_TOKEN" in lines[0] and host in lines[0]
+
+
+async def test_per_user_tokens_take_exactly_one_token_header_before_anything_runs() -> None:
+    """Two X-Toggl-Api-Token headers are refused: the door and the tools could read different ones."""
+    settings = make_settings(api_token=SecretStr(""), per_user_tokens=True)
+    async with serving(settings) as url, httpx.AsyncClient() as http:
+        missing = await http.post(url, json=INIT, headers=MCP_HEADERS)
+        blank = await http.post(url, json=INIT, headers={**MCP_HEADERS, "X-Toggl-Api-Token": ""})
+        twice = await http.post(
+            url,
+            json=INIT,
+            headers=[
+                *MCP_HEADERS.items(),
+                ("X-Toggl-Api-Token", "a-token"),
+                ("X-Toggl-Api-Token", "b-token"),
+            ],
+        )
+        one = await http.post(url, json=INIT, headers={**MCP_HEADERS, "X-Toggl-Api-Token": "a-token"})
+    for refused in (missing, blank, twice):
+        assert refused.status_code == 401
+        assert "X-Toggl-Api-Token" in refused.json()["error_description"]
+    assert one.status_code == 200

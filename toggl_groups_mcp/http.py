@@ -81,10 +81,10 @@ class UserToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []
-            }
-            token = user_token(headers)
+            name = USER_TOKEN_HEADER.lower().encode()
+            given = [v.decode("latin-1") for k, v in scope.get("headers") or [] if k.lower() == name]
+            # Exactly one: with two, this check and the tools could each read a different one.
+            token = user_token({USER_TOKEN_HEADER: given[0]}) if len(given) == 1 else None
             if token is None:
                 await unauthorized(send, f"send your own Toggl API token in the {USER_TOKEN_HEADER} header")
                 return
