@@ -246,10 +246,10 @@ def arguments(tool: Tool) -> st.SearchStrategy[dict[str, Any]]:
 @contextmanager
 def mcp_client(portal: BlockingPortal, mode: str) -> Iterator[Client]:
     # With a change journal: its tools are fuzzed too (and undo_change meets journaled changes).
-    journal = Path(tempfile.mkdtemp(prefix="toggl-fuzz-")) / "journal.jsonl"
-    server = build_server(make_settings(journal_path=journal))
-    with portal.wrap_async_context_manager(Client(server, mode=client_mode(mode))) as client:
-        yield client
+    with tempfile.TemporaryDirectory(prefix="toggl-fuzz-") as folder:
+        server = build_server(make_settings(journal_path=Path(folder) / "journal.jsonl"))
+        with portal.wrap_async_context_manager(Client(server, mode=client_mode(mode))) as client:
+            yield client
 
 
 def check(tool: Tool, result: Any, sent: list[httpx.Request]) -> None:
