@@ -51,17 +51,18 @@ def listed(mode: str, read_only: bool = False) -> tuple[Tool, ...]:
 
     async def fetch() -> tuple[Tool, ...]:
         # With a change journal, so that every declared tool is listed.
-        journal = Path(tempfile.mkdtemp(prefix="toggl-metadata-")) / "journal.jsonl"
-        server = build_server(make_settings(read_only=read_only, journal_path=journal))
-        tools: list[Tool] = []
-        async with Client(server, mode=client_mode(mode)) as client:  # type: ignore[arg-type]
-            cursor: str | None = None
-            for _ in range(100):
-                page = await client.list_tools(cursor=cursor) if cursor else await client.list_tools()
-                tools += page.tools
-                cursor = page.next_cursor
-                if not cursor:
-                    break
+        with tempfile.TemporaryDirectory(prefix="toggl-metadata-") as folder:
+            journal = Path(folder) / "journal.jsonl"
+            server = build_server(make_settings(read_only=read_only, journal_path=journal))
+            tools: list[Tool] = []
+            async with Client(server, mode=client_mode(mode)) as client:  # type: ignore[arg-type]
+                cursor: str | None = None
+                for _ in range(100):
+                    page = await client.list_tools(cursor=cursor) if cursor else await client.list_tools()
+                    tools += page.tools
+                    cursor = page.next_cursor
+                    if not cursor:
+                        break
         return tuple(tools)
 
     return anyio.run(fetch)
