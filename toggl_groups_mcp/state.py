@@ -1,4 +1,5 @@
-"""Per-process state shared by the tools: the Toggl client and short-lived caches."""
+"""State shared by the tools: the Toggl client and short-lived caches, one set per Toggl token
+(per process, or per user of a team server with per-user tokens)."""
 
 from __future__ import annotations
 
