@@ -61,7 +61,12 @@ async def everything_in(url: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     async for key in client.scan_iter():
         kind = await client.type(key)
-        found[key] = await (client.hgetall(key) if kind == "hash" else client.get(key))
+        if kind == "hash":
+            found[key] = await client.hgetall(key)
+        elif kind == "stream":
+            found[key] = await client.xrange(key)
+        else:
+            found[key] = await client.get(key)
     await client.aclose()
     return found
 
@@ -254,6 +259,7 @@ async def test_redis_never_holds_the_token_even_when_toggl_echoes_it(
         await client.call_tool("list_groups", {"organization_id": ORG})
     stored = await everything_in(redis.url)
     assert any(key.endswith(":tat") for key in stored) and any(":cache:" in key for key in stored)
+    assert any(key.endswith(":names") for key in stored)
     assert all(key.startswith(token_key(CANARY_TOKEN)) for key in stored)
     assert CANARY_TOKEN not in json.dumps(stored)
 
@@ -411,3 +417,25 @@ def test_a_user_token_learned_later_is_scrubbed_from_every_log_line() -> None:
     before, after = stream.getvalue().splitlines()
     assert user in before  # not a secret until heard: the point is that it is learned
     assert user not in after and basic not in after and after.count("[redacted]") == 3
+
+
+async def test_names_heard_by_one_process_label_the_results_of_another(
+    redis: RedisServer, toggl: respx.MockRouter
+) -> None:
+    """A bulk result names its projects from the name book (no request for names): on a team
+    server the call that heard them may have reached another worker."""
+    ws, group = 100, 5
+    toggl.get(f"/workspaces/{ws}/projects").respond(json=[{"id": 1, "name": "Web"}, {"id": 2, "name": "App"}])
+    toggl.get(f"/workspaces/{ws}/project_groups").respond(json=[])
+    toggl.post(f"/workspaces/{ws}/project_groups").respond(json="OK")
+    heard, other, alone = await servers(redis.url, CANARY_TOKEN, CANARY_TOKEN, OTHER_TOKEN)
+    args = {"workspace_id": ws, "group_id": group, "project_ids": [1, 2]}
+    async with Client(heard) as a:
+        assert not (await a.call_tool("list_projects", {"workspace_id": ws})).is_error
+    async with Client(other) as b:
+        shared = await b.call_tool("add_group_to_projects", args)
+    async with Client(alone) as c:
+        unshared = await c.call_tool("add_group_to_projects", args)
+    assert (shared.structured_content or {}).get("names") == {"1": "Web", "2": "App"}
+    assert "names" not in (unshared.structured_content or {})  # another token heard nothing
+    assert [c.request.method for c in toggl.calls].count("GET") == 3  # no read for the names

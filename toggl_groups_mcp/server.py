@@ -17,8 +17,8 @@ from .config import Settings
 from .journal import Journal
 from .logs import learn_secrets, secrets_of, token_secrets
 from .prompts import load_prompts
-from .shared import Redis, SharedCache, token_key
-from .state import AppState, Cache, LocalCache, Tenants
+from .shared import Redis, SharedCache, SharedNames, token_key
+from .state import NAMES_TTL, AppState, Cache, LocalCache, NameBook, Tenants
 from .toggl import TogglClient
 from .tools.registry import build_tools, views_of
 from .tools.toolsets import select_tools, toolset_of
@@ -93,9 +93,12 @@ def open_state(
             path, max_bytes=settings.journal_max_bytes, keep=settings.journal_keep, secrets=secrets_of(mine)
         )
     cache: Cache = LocalCache(ttl=settings.cache_ttl)
+    names = NameBook(ttl=NAMES_TTL)
     if redis is not None:
-        cache = SharedCache(redis, token_key(token.get_secret_value()), settings.cache_ttl)
-    return AppState(settings=mine, toggl=client, cache=cache, journal=journal)
+        prefix = token_key(token.get_secret_value())
+        cache = SharedCache(redis, prefix, settings.cache_ttl)
+        names.shared = SharedNames(redis, prefix)
+    return AppState(settings=mine, toggl=client, cache=cache, journal=journal, names=names)
 
 
 @asynccontextmanager

@@ -15,6 +15,8 @@ token (never the token itself):
   worker retries a call about a group that another worker created.
 - `…:cache:<key>`, the short-lived discovery answers, as JSON (never pickle: whoever can write to
   Redis must not be able to run code here).
+- `…:names`, a stream of the names each process heard (groups, users, projects, workspaces), so
+  that a result labels ids with names whichever worker heard them (`state.NameBook`).
 
 When Redis cannot be reached, nothing is sent to Toggl: a request that would leave unpaced could
 be the one that gets every process on the token a 429. The caller gets `SharedLimitsError` (a
@@ -303,3 +305,56 @@ class SharedCache:
         value = await load()
         await self.put(key, value)
         return value
+
+
+class SharedNames:
+    """The name book's traffic between processes: each call's new names go out as one stream entry
+    at its end, and the next call anywhere reads what arrived since it last looked. Names are only
+    shown, never decided on: a Redis that does not answer costs names, not the call."""
+
+    # Entries kept (each a call's worth of names) and for how long after the last one.
+    KEEP = 1000
+    TTL = 15 * 60
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.key = f"{prefix}:names"
+        self.last = "0-0"
+
+    async def read(self) -> list[tuple[tuple[str, int], str]]:
+        found: list[tuple[tuple[str, int], str]] = []
+        try:
+            while True:
+                rows: Any = await self.redis.client.xread({self.key: self.last}, count=self.KEEP)
+                entries = [entry for _, stream in rows or [] for entry in stream]
+                for entry_id, fields in entries:
+                    self.last = entry_id
+                    found += _names_from(fields.get("n"))
+                if len(entries) < self.KEEP:
+                    return found
+        except Exception as error:
+            log.warning("could not read names from Redis (%s): %s", self.redis.where, type(error).__name__)
+            return found
+
+    async def write(self, names: dict[tuple[Any, ...], str]) -> None:
+        blob = json.dumps({f"{kind}:{item_id}": name for (kind, item_id), name in names.items()})
+        try:
+            async with self.redis.client.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.key, {"n": blob}, maxlen=self.KEEP, approximate=True)
+                pipe.expire(self.key, self.TTL)
+                await pipe.execute()
+        except Exception as error:
+            log.warning("could not share names in Redis (%s): %s", self.redis.where, type(error).__name__)
+
+
+def _names_from(blob: str | None) -> list[tuple[tuple[str, int], str]]:
+    try:
+        data = json.loads(blob or "{}")
+    except ValueError:
+        return []
+    found = []
+    for key, name in data.items() if isinstance(data, dict) else ():
+        kind, _, item_id = str(key).partition(":")
+        if item_id.isdigit() and isinstance(name, str) and name:
+            found.append(((kind, int(item_id)), name))
+    return found

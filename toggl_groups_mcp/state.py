@@ -43,6 +43,33 @@ class TTLCache:
 
 
 @dataclass
+class NameBook(TTLCache):
+    """Names heard in any answer (groups, users, projects, workspaces), for showing beside ids.
+
+    With Redis (`shared.SharedNames`) the processes on a token keep one book: `pull` at the start
+    of a tool call takes in what the others heard, `push` at its end sends what this call heard.
+    """
+
+    shared: Any = None
+    pending: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        if self.shared is not None and self.get(key) != value:
+            self.pending[key] = value
+        super().put(key, value)
+
+    async def pull(self) -> None:
+        if self.shared is not None:
+            for key, name in await self.shared.read():
+                TTLCache.put(self, key, name)
+
+    async def push(self) -> None:
+        if self.shared is not None and self.pending:
+            heard, self.pending = self.pending, {}
+            await self.shared.write(heard)
+
+
+@dataclass
 class LocalCache:
     """The discovery cache of one process: `TTLCache` behind the async contract that the Redis
     cache shared by every process on a token (`shared.SharedCache`) also keeps. Values are JSON."""
@@ -82,8 +109,8 @@ class AppState:
     sandbox_url: str | None = None
     # The change journal, when there is one (see journal.py).
     journal: Journal | None = None
-    # Names heard in any answer (groups, users, projects, workspaces), for showing beside ids.
-    names: TTLCache = field(default_factory=lambda: TTLCache(ttl=NAMES_TTL))
+    # Names heard in any answer, for showing beside ids.
+    names: NameBook = field(default_factory=lambda: NameBook(ttl=NAMES_TTL))
     # Answers Toggl gave during one tool call (see `call_memo`), by the id of the call's Context.
     calls: dict[int, dict[tuple[Any, ...], Any]] = field(default_factory=dict)
 

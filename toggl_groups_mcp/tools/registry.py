@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
@@ -29,6 +30,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..state import app_state
 from ..toggl.errors import TogglError
 
 # The MCP Apps extension: a tool that a host can show as an interactive view.
@@ -132,7 +134,16 @@ def _boundary(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         with toggl_boundary(spec.name):
-            return await fn(*args, **kwargs)
+            ctx = next((v for v in kwargs.values() if isinstance(v, Context)), None)
+            names = app_state(ctx).names if ctx is not None else None
+            if names is None or names.shared is None:
+                return await fn(*args, **kwargs)
+            # Processes on one token share their name book (Redis): in before, out after.
+            await names.pull()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                await names.push()
 
     # Resolve string annotations against the handler's own module, so the SDK sees real types.
     wrapper.__annotations__ = typing.get_type_hints(fn, include_extras=True)
