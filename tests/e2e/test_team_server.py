@@ -30,7 +30,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ElicitResult
 
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port
+from tests.test_http_transport import INIT, MCP_HEADERS
 from toggl_groups_mcp.sandbox import SECOND_TOKEN, SandboxConfig, SandboxThread
 from toggl_groups_mcp.sandbox.demo import FIRST_NEW_GROUP_ID, ORG_ACME, ORG_GLOBEX
 
@@ -47,27 +48,10 @@ RATE, BURST = 1.0, 2
 CALLS = 5
 BEARER = "team-bearer-7f3a9c2e41d84b6b"
 WRONG_TOKEN = "not-a-toggl-token-5d1e"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 NOT_SENT = "was not sent to Toggl"
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening(port: int) -> bool:
