@@ -288,6 +288,7 @@ async def test_the_instructions_and_descriptions_say_who_confirms(connect: Conne
     assert "yes" in described
 
 
+@pytest.mark.skip_by_design  # a 2025-03-26 session exists only in the handshake era
 async def test_a_session_older_than_elicitation_is_never_sent_a_question(
     connect: Connect, toggl: respx.MockRouter, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
