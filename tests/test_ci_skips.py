@@ -77,6 +77,8 @@ def run_pytest(
         check=False,
     )
     output = completed.stdout + completed.stderr
+    if not report.exists():
+        pytest.fail(f"pytest wrote no report (exit {completed.returncode}):\n{output}")
     outcomes: dict[str, str] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         name = case.get("name", "")

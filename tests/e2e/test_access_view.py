@@ -521,6 +521,14 @@ async def apply_planted_changes(host: AppHost, planted: Planted) -> None:
     await expect(remove).to_have_attribute("title", re.compile(re.escape(PLANTED["refusal"])))
 
 
+def assert_nothing_else_carries_planted_text(record: dict[str, Any]) -> None:
+    """Besides the one channel under test, what the view sent the host: its calls' arguments (ids
+    only), and no log, link, display-mode request or stray post at all."""
+    assert not any(text in json.dumps(record["calls"]) for text in PLANTED.values()), record["calls"]
+    assert record["logs"] == [] and record["links"] == [] and record["displayModes"] == []
+    assert record["stray"] == []
+
+
 def change_ids(record: dict[str, Any]) -> list[str]:
     """The change ids the server named in its answers to the view's calls."""
     ids = [(r["result"].get("structuredContent") or {}).get("change_id") for r in record["results"]]
@@ -562,6 +570,7 @@ async def test_a_host_without_model_context_is_told_ids_counts_and_change_ids_bu
     assert f"group {planted.group_id} gained project {planted.project_id}: done" in text, text
     assert f"group {rm_g} lost project {rm_p}: failed" in text, text
     assert "2 changes (1 done, 1 failed)" in text, text
+    assert_nothing_else_carries_planted_text(record)
     runs = change_ids(record)
     assert runs, record["results"]
     for run in runs:
@@ -602,6 +611,7 @@ async def test_a_host_with_model_context_gets_no_user_turn_and_toggl_text_only_a
     runs = change_ids(record)
     assert runs and context["change_ids"] == runs
     assert f"undo_change takes these back: {', '.join(runs)}." in preface, preface
+    assert_nothing_else_carries_planted_text(record)
 
 
 async def test_a_name_with_markup_is_shown_as_text(
