@@ -210,3 +210,32 @@ def test_the_text_and_time_budgets_are_read_from_the_environment() -> None:
 def test_a_bad_budget_is_an_error_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({"TOGGL_API_TOKEN": "t", name: value})
+
+
+# -- the key that seals confirmations (TOGGL_MCP_STATE_KEY) -------------------------------------------
+
+STATE_KEY = "4f6b2c9e0d1a3b5c7e9f1a2b3c4d5e6f"  # 32 bytes
+
+
+def test_the_state_key_is_read_from_the_environment_and_never_shows_in_repr() -> None:
+    settings = Settings.from_env({"TOGGL_API_TOKEN": TOKEN, "TOGGL_MCP_STATE_KEY": f" {STATE_KEY} "})
+    assert settings.state_key is not None and settings.state_key.get_secret_value() == STATE_KEY
+    assert STATE_KEY not in repr(settings)
+    assert Settings.from_env({"TOGGL_API_TOKEN": TOKEN}).state_key is None
+
+
+def test_a_state_key_under_32_bytes_is_an_error_naming_the_variable_and_not_the_value() -> None:
+    short = STATE_KEY[:31]
+    with pytest.raises(ConfigError, match="TOGGL_MCP_STATE_KEY must be at least 32 bytes") as refused:
+        Settings.from_env({"TOGGL_API_TOKEN": TOKEN, "TOGGL_MCP_STATE_KEY": short})
+    assert short not in str(refused.value)
+    assert "got 31" in str(refused.value)
+
+
+def test_the_server_with_a_short_state_key_exits_2_with_one_line_that_does_not_show_it() -> None:
+    completed = run_command(command_env(TOGGL_API_TOKEN=TOKEN, TOGGL_MCP_STATE_KEY="short-key-1234"))
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    lines = completed.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "TOGGL_MCP_STATE_KEY" in lines[0], lines
+    assert "short-key-1234" not in lines[0]

@@ -26,7 +26,8 @@ from toggl_groups_mcp.http import http_app
 from toggl_groups_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
-TOKEN = "http-bearer-0123456789abcdef"
+# Mixed case: a comparison that ignored case would let the same letters in another case through.
+TOKEN = "Http-Bearer-0123456789AbCdEf"
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -67,6 +68,15 @@ async def test_requests_without_the_bearer_token_get_401() -> None:
     assert missing.status_code == 401 and wrong.status_code == 401
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert right.status_code == 200
+
+
+@pytest.mark.parametrize("given", [TOKEN.lower(), TOKEN.upper(), TOKEN.swapcase()])
+async def test_the_bearer_token_in_another_letter_case_gets_401(given: str) -> None:
+    async with serving(make_settings(http_token=SecretStr(TOKEN))) as url, httpx.AsyncClient() as http:
+        other_case = await http.post(
+            url, json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {given}"}
+        )
+    assert other_case.status_code == 401, other_case.text
 
 
 async def test_a_foreign_host_header_is_refused_by_dns_rebinding_protection() -> None:
@@ -193,6 +203,11 @@ def test_the_command_refuses_to_bind_beyond_loopback_without_a_bearer_token(host
     assert "TOGGL_MCP_HTTP_TOKEN" in lines[0] and host in lines[0]
 
 
+# Two users' tokens, of Toggl's shape (32 hex digits).
+A_TOKEN = "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
+B_TOKEN = "b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5"
+
+
 async def test_per_user_tokens_take_exactly_one_token_header_before_anything_runs() -> None:
     """Two X-Toggl-Api-Token headers are refused: the door and the tools could read different ones."""
     settings = make_settings(api_token=SecretStr(""), per_user_tokens=True)
@@ -204,11 +219,11 @@ async def test_per_user_tokens_take_exactly_one_token_header_before_anything_run
             json=INIT,
             headers=[
                 *MCP_HEADERS.items(),
-                ("X-Toggl-Api-Token", "a-token"),
-                ("X-Toggl-Api-Token", "b-token"),
+                ("X-Toggl-Api-Token", A_TOKEN),
+                ("X-Toggl-Api-Token", B_TOKEN),
             ],
         )
-        one = await http.post(url, json=INIT, headers={**MCP_HEADERS, "X-Toggl-Api-Token": "a-token"})
+        one = await http.post(url, json=INIT, headers={**MCP_HEADERS, "X-Toggl-Api-Token": A_TOKEN})
     for refused in (missing, blank, twice):
         assert refused.status_code == 401
         assert "X-Toggl-Api-Token" in refused.json()["error_description"]

@@ -235,6 +235,11 @@ def test_the_secrets_are_the_token_its_basic_form_and_the_bearer_token() -> None
     assert set(secrets_of(settings, api_token=False)) == {HTTP_TOKEN}
 
 
+def test_the_state_key_is_a_secret_too() -> None:
+    key = "State-Key-0123456789abcdef0123456789"
+    assert set(secrets_of(make_settings(state_key=SecretStr(key)), api_token=False)) == {key}
+
+
 # -- end to end: a real socket, so httpcore logs the headers it receives ----------------------------
 
 ECHOED_BODY = [{"id": 1, "name": "Acme", "admin": True, CANARY_TOKEN: BASIC, "note": CANARY_TOKEN}]

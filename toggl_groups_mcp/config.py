@@ -7,6 +7,7 @@ pass the result down, tests build `Settings(...)` directly.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -80,6 +81,28 @@ def _redis_url(env: Mapping[str, str]) -> SecretStr | None:
     return SecretStr(raw)
 
 
+# A per-user token (X-Toggl-Api-Token) must look like one before the server takes it, and so before
+# the log filter learns to blank it out: Toggl's are 32 hex digits. Ordinary words ("e", "session",
+# "toggl_groups_mcp") are shorter, so a team member cannot blank them out of the log.
+USER_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{24,256}")
+USER_TOKEN_RULE = "24 to 256 letters, digits, '-' or '_' (Toggl's API tokens are 32 hex digits)"
+# Seals the 2026-07-28 requestState (a confirmation's question and answer) for every worker.
+STATE_KEY_MIN_BYTES = 32
+
+
+def _state_key(env: Mapping[str, str]) -> SecretStr | None:
+    raw = env.get("TOGGL_MCP_STATE_KEY", "").strip()
+    if not raw:
+        return None
+    if len(raw.encode()) < STATE_KEY_MIN_BYTES:
+        # Its length only: the value is a secret, even a bad one.
+        raise ConfigError(
+            f"TOGGL_MCP_STATE_KEY must be at least {STATE_KEY_MIN_BYTES} bytes of secret randomness, "
+            f"got {len(raw.encode())}: generate one with `openssl rand -hex 32`"
+        )
+    return SecretStr(raw)
+
+
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -147,6 +170,9 @@ class Settings:
     # Host names (host or host:port) that clients use to reach an HTTP server bound beyond loopback,
     # for DNS-rebinding protection (TOGGL_MCP_ALLOWED_HOSTS, a comma list).
     allowed_hosts: tuple[str, ...] = ()
+    # The key that seals the 2026-07-28 requestState, shared by every worker and replica
+    # (TOGGL_MCP_STATE_KEY); None: `--workers N` makes one for its workers, else a process's own.
+    state_key: SecretStr | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -181,9 +207,21 @@ class Settings:
             "allowed_hosts": tuple(
                 h.strip() for h in env.get("TOGGL_MCP_ALLOWED_HOSTS", "").split(",") if h.strip()
             ),
+            "state_key": _state_key(env),
         }
         values.update(overrides)
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def takes_user_token(self, token: str) -> bool:
+        """Whether a per-user token has a token's shape (`USER_TOKEN_SHAPE`). With --sandbox, the
+        embedded sandbox's own users' tokens too: public placeholders such as "sandbox-token"."""
+        if USER_TOKEN_SHAPE.fullmatch(token):
+            return True
+        if not self.sandbox:
+            return False
+        from .sandbox.config import DEFAULT_TOKEN, SECOND_TOKEN
+
+        return token in (self.api_token.get_secret_value(), DEFAULT_TOKEN, SECOND_TOKEN)

@@ -4,11 +4,15 @@ DNS-rebinding protection stays on for every bind address; TOGGL_MCP_ALLOWED_HOST
 names that clients use to reach a server bound beyond loopback. Binding to anything but loopback
 requires TOGGL_MCP_HTTP_TOKEN, and when a token is set every request must carry it as a bearer
 token (401 otherwise), loopback included. With TOGGL_MCP_PER_USER_TOKENS every request must also
-carry its user's Toggl token in X-Toggl-Api-Token (401 otherwise, before any tool runs).
+carry its user's Toggl token in X-Toggl-Api-Token, and one of a token's shape
+(`config.USER_TOKEN_SHAPE`; 401 otherwise, before any tool runs). The log filter learns that token
+only once the bearer and the Host/Origin checks have passed.
 
 `--stateless` serves the SDK's stateless streamable HTTP (no session: any worker answers any
 request); `--workers N` runs N such processes on one port through uvicorn's process manager, each
-building its app with `worker_app()` from the options the parent left in the environment.
+building its app with `worker_app()` from the options the parent left in the environment, and
+with one TOGGL_MCP_STATE_KEY (the parent makes one when none is set): a confirmation asked by one
+worker is then answered by whichever worker gets the answer.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import os
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .config import ConfigError, Settings
+from .config import USER_TOKEN_RULE, ConfigError, Settings
 from .logs import learn_secrets, token_secrets
 from .state import USER_TOKEN_HEADER, user_token
 
@@ -74,10 +79,18 @@ class BearerToken:
 
 
 class UserToken:
-    """Per-user tokens: a request without its user's Toggl token never reaches the MCP server."""
+    """Per-user tokens: a request without its user's Toggl token, of a token's shape, never reaches
+    the MCP server.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The token is learned by the log filter here, after the bearer (checked outside) and the
+    transport's Host/Origin checks (run here first, as the SDK would run them next): a request
+    that a rebinding web page makes, or one with a word for a token, teaches the filter nothing.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings, security: TransportSecuritySettings) -> None:
         self.app = app
+        self.settings = settings
+        self.transport_checks = TransportSecurityMiddleware(security)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -85,8 +98,15 @@ class UserToken:
             given = [v.decode("latin-1") for k, v in scope.get("headers") or [] if k.lower() == name]
             # Exactly one: with two, this check and the tools could each read a different one.
             token = user_token({USER_TOKEN_HEADER: given[0]}) if len(given) == 1 else None
-            if token is None:
-                await unauthorized(send, f"send your own Toggl API token in the {USER_TOKEN_HEADER} header")
+            if token is None or not self.settings.takes_user_token(token):
+                await unauthorized(
+                    send,
+                    f"send your own Toggl API token in the {USER_TOKEN_HEADER} header: {USER_TOKEN_RULE}",
+                )
+                return
+            refusal = await self.transport_checks.validate_request(Request(scope))
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
             # Before anything below could log it (a DEBUG dump of a request, say).
             learn_secrets(token_secrets(token))
@@ -117,13 +137,12 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, *, stateless
             f"TOGGL_MCP_HTTP_TOKEN is required to bind the HTTP transport to {host} (not loopback): "
             "set it to a long random string and send it as a bearer token"
         )
+    security = security_for(host, settings.allowed_hosts)
     app: ASGIApp = server.streamable_http_app(
-        host=host,
-        transport_security=security_for(host, settings.allowed_hosts),
-        stateless_http=stateless,
+        host=host, transport_security=security, stateless_http=stateless
     )
     if settings.per_user_tokens:
-        app = UserToken(app)
+        app = UserToken(app, settings, security)
     return BearerToken(app, token) if token else app
 
 
@@ -143,6 +162,7 @@ async def serve_http(
 
 # -- N worker processes on one port ------------------------------------------------------------------
 WORKER_OPTIONS = "TOGGL_MCP_WORKER_OPTIONS"
+STATE_KEY = "TOGGL_MCP_STATE_KEY"
 
 
 def serve_workers(settings: Settings, options: dict[str, Any], *, host: str, port: int, workers: int) -> None:
@@ -152,6 +172,12 @@ def serve_workers(settings: Settings, options: dict[str, Any], *, host: str, por
     import uvicorn
 
     os.environ[WORKER_OPTIONS] = json.dumps({**options, "host": host})
+    if settings.state_key is None:
+        import secrets
+
+        # One key for every worker, made here and handed down like the options (the environment of
+        # a process is readable by its own user only); each worker's log filter redacts it.
+        os.environ[STATE_KEY] = secrets.token_hex(32)
     log.warning("MCP over stateless streamable HTTP at http://%s:%s/mcp, %d workers", host, port, workers)
     uvicorn.run(
         "toggl_groups_mcp.http:worker_app",

@@ -5,6 +5,12 @@ propagates (ours, httpx, httpcore, mcp) pass through `SecretFilter`, which repla
 "[redacted]" in the message, a traceback and a stack before anything is written. httpcore logs the
 response headers at DEBUG, and a pydantic error shows the `input_value` it refused: either may
 carry whatever Toggl echoed back.
+
+A team server with per-user tokens learns each user's token when a request carrying it has passed
+the transport's checks (`http.UserToken`), and only a token of a token's shape
+(`config.USER_TOKEN_SHAPE`): a word sent as a token is refused, so it can never blank that word
+out of the log. The learned tokens are kept most recently heard first, at most `LEARNED_LIMIT`;
+the secrets configuration gives are never dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import base64
 import logging
 import sys
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -20,6 +28,10 @@ from .config import Settings
 
 REDACTED = "[redacted]"
 FORMAT = "%(levelname)s %(name)s: %(message)s"
+# Secrets learned from requests kept at once (two per user: the token and its Basic form): far more
+# than the users a server keeps state for (`state.Tenants.limit`), and a bound on the work each
+# record costs. A user's token is learned again with each request, so only the long idle drop out.
+LEARNED_LIMIT = 4096
 
 
 def secrets_of(settings: Settings, *, api_token: bool = True) -> list[str]:
@@ -33,6 +45,8 @@ def secrets_of(settings: Settings, *, api_token: bool = True) -> list[str]:
         secrets += token_secrets(settings.api_token.get_secret_value())
     if settings.http_token is not None:
         secrets.append(settings.http_token.get_secret_value())
+    if settings.state_key is not None:
+        secrets.append(settings.state_key.get_secret_value())
     if settings.redis_url is not None:
         from urllib.parse import unquote, urlsplit
 
@@ -78,19 +92,34 @@ class SecretFilter(logging.Filter):
     drops a record. A record without a secret is left as it was, apart from its traceback text,
     which is cached (the formatter would compute the same text)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], *, learned_limit: int = LEARNED_LIMIT) -> None:
         super().__init__()
-        self.secrets = _spellings(secrets)
-        self.known: set[str] = set()  # secrets learned since (each costs a look-up per request)
+        self.configured = _spellings(secrets)  # never forgotten
+        self.secrets = self.configured
+        # Secrets learned since, least recently heard first, each with its spellings.
+        self.learned: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self.learned_limit = learned_limit
+        self._lock = threading.Lock()
         _FILTERS.add(self)
 
     def learn(self, secrets: Iterable[str]) -> None:
-        if all(secret in self.known for secret in secrets):
-            return
-        self.known.update(secrets)
-        new = set(_spellings(secrets)) - set(self.secrets)
-        if new:
-            self.secrets = tuple(sorted({*self.secrets, *new}, key=len, reverse=True))
+        changed = False
+        with self._lock:
+            for secret in secrets:
+                if not secret or not secret.strip():
+                    continue
+                if secret in self.learned:
+                    self.learned.move_to_end(secret)
+                else:
+                    self.learned[secret] = _spellings([secret])
+                    changed = True
+            while len(self.learned) > self.learned_limit:
+                self.learned.popitem(last=False)
+                changed = True
+            if changed:
+                forms = {form for spellings in self.learned.values() for form in spellings}
+                # Swapped whole: a record scrubbed meanwhile, in another thread, sees one or the other.
+                self.secrets = tuple(sorted(forms.union(self.configured), key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from mcp.server.apps import Apps
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.request_state import RequestStateSecurity
 from pydantic import SecretStr
 
 from . import __version__
-from .config import Settings
+from .config import USER_TOKEN_RULE, Settings
 from .journal import Journal
 from .logs import learn_secrets, secrets_of, token_secrets
 from .prompts import load_prompts
 from .shared import Redis, SharedCache, SharedNames, token_key
-from .state import NAMES_TTL, AppState, Cache, LocalCache, NameBook, Tenants
+from .state import NAMES_TTL, USER_TOKEN_HEADER, AppState, Cache, LocalCache, NameBook, Tenants, user_token
 from .toggl import TogglClient
 from .tools.registry import build_tools, views_of
 from .tools.toolsets import select_tools, toolset_of
@@ -125,6 +131,35 @@ async def shared_limits(settings: Settings) -> AsyncIterator[Redis | None]:
         await redis.aclose()
 
 
+# Domain separation for the principal a requestState is bound to (the SDK hashes it again, salted).
+PRINCIPAL_LABEL = b"toggl-groups-mcp/request-state/principal/"
+
+
+def request_state_security(settings: Settings) -> RequestStateSecurity:
+    """How the 2026-07-28 requestState (a confirmation's question, echoed back with the human's
+    answer) is sealed: under TOGGL_MCP_STATE_KEY when set (every worker and replica shares it;
+    `--workers N` sets one for its workers), else under a key of this process alone; and bound to
+    the caller, so an answer replayed with another user's token is refused."""
+    key = settings.state_key.get_secret_value() if settings.state_key is not None else os.urandom(32)
+
+    def digest(kind: bytes, value: str) -> str:
+        return hashlib.sha256(PRINCIPAL_LABEL + kind + b"\0" + value.encode()).hexdigest()
+
+    def principal(ctx: ServerRequestContext[Any, Any]) -> str | None:
+        headers = getattr(ctx.request, "headers", None)
+        if headers is None:  # stdio, in memory: one caller
+            return None
+        if settings.per_user_tokens:
+            token = user_token(headers)
+            return None if token is None else digest(b"user", token)
+        if settings.http_token is not None:
+            bearer = headers.get("authorization")
+            return None if not bearer else digest(b"bearer", bearer)
+        return None
+
+    return RequestStateSecurity(keys=[key], bind_principal=principal)
+
+
 def build_server(
     settings: Settings,
     *,
@@ -136,6 +171,11 @@ def build_server(
             if settings.per_user_tokens:
 
                 def open_user(token: str) -> AppState:
+                    # The HTTP layer refuses such a token first (401); this is for any other way in.
+                    if not settings.takes_user_token(token):
+                        raise ToolError(
+                            f"The {USER_TOKEN_HEADER} header does not hold a Toggl API token: {USER_TOKEN_RULE}."
+                        )
                     learn_secrets(token_secrets(token))
                     return open_state(settings, SecretStr(token), redis=redis, transport=transport)
 
@@ -183,6 +223,7 @@ def build_server(
         lifespan=lifespan,
         tools=build_tools(specs, read_only=settings.read_only),
         extensions=[apps] if apps.resources() else None,
+        request_state_security=request_state_security(settings),
     )
     for prompt in load_prompts():
         server.add_prompt(prompt.as_prompt())

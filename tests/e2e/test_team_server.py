@@ -32,8 +32,8 @@ from mcp.types import CallToolResult, ElicitResult
 
 from tests.redis_server import RedisServer, free_port
 from tests.test_http_transport import INIT, MCP_HEADERS
-from toggl_groups_mcp.sandbox import SECOND_TOKEN, SandboxConfig, SandboxThread
-from toggl_groups_mcp.sandbox.demo import FIRST_NEW_GROUP_ID, ORG_ACME, ORG_GLOBEX
+from toggl_groups_mcp.sandbox import SandboxConfig, SandboxThread
+from toggl_groups_mcp.sandbox.demo import FIRST_NEW_GROUP_ID, ORG_ACME, ORG_GLOBEX, USER_GUSTAVO
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -46,8 +46,12 @@ SESSION_TIMEOUT = 60
 RATE, BURST = 1.0, 2
 # Calls per client in the rate tests: each is one Toggl request (list_groups is never cached).
 CALLS = 5
-BEARER = "team-bearer-7f3a9c2e41d84b6b"
-WRONG_TOKEN = "not-a-toggl-token-5d1e"
+# Mixed case: a bearer compared without regard to case would let the same letters in another case in.
+BEARER = "Team-Bearer-7F3a9C2e41D84b6B"
+# Per-user tokens of Toggl's shape (32 hex digits): Alex, Gustavo, and one Toggl does not know.
+ALEX_TOKEN = "a1e5c0ffee0123456789abcdef012345"
+GUSTAVO_TOKEN = "9057a40c0ffee0123456789abcdef012"
+WRONG_TOKEN = "dead0000beef0000dead0000beef0000"
 NOT_SENT = "was not sent to Toggl"
 
 
@@ -449,10 +453,18 @@ def test_what_cannot_work_is_refused_at_start(args: list[str], settings: dict[st
 # -- 5. per-user tokens --------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def two_user_sandbox() -> Iterator[SandboxThread]:
+    """A sandbox whose users (Alex, Gustavo) have tokens of a Toggl token's shape."""
+    with SandboxThread(SandboxConfig(token=ALEX_TOKEN, other_tokens={GUSTAVO_TOKEN: USER_GUSTAVO})) as sb:
+        yield sb
+
+
 @pytest.mark.parametrize("era", ERAS)
 async def test_per_user_tokens_keep_users_apart_and_out_of_the_log(
-    era: str, sandbox: SandboxThread, tmp_path: Path
+    era: str, two_user_sandbox: SandboxThread, tmp_path: Path
 ) -> None:
+    sandbox = two_user_sandbox
     port = free_port()
     env = child_env(
         sandbox.url,
@@ -470,7 +482,12 @@ async def test_per_user_tokens_keep_users_apart_and_out_of_the_log(
                 no_bearer = await http.post(
                     url, json=INIT, headers={**MCP_HEADERS, "X-Toggl-Api-Token": sandbox.token}
                 )
+                # Not of a token's shape: refused at the door, whatever Toggl would say.
+                unshaped = await http.post(
+                    url, json=INIT, headers={**MCP_HEADERS, **bearer, "X-Toggl-Api-Token": "sandbox-token"}
+                )
             assert no_user.status_code == 401, no_user.text
+            assert unshaped.status_code == 401, unshaped.text
             assert "X-Toggl-Api-Token" in no_user.json()["error_description"]
             assert no_bearer.status_code == 401
             assert log_of(sandbox) == []
@@ -481,7 +498,7 @@ async def test_per_user_tokens_keep_users_apart_and_out_of_the_log(
                     return await client.call_tool("list_organizations", {})
 
             alex = await orgs(sandbox.token)
-            gustavo = await orgs(SECOND_TOKEN)
+            gustavo = await orgs(GUSTAVO_TOKEN)
             wrong = await orgs(WRONG_TOKEN)
             alex_again = await orgs(sandbox.token)
     stderr = stderr_path.read_text()
@@ -509,9 +526,9 @@ async def test_per_user_tokens_keep_users_apart_and_out_of_the_log(
     # The log did run at DEBUG and did record each user's Toggl requests: its silence about their
     # tokens means something.
     assert "DEBUG" in stderr and stderr.count("/me/organizations") >= 3, stderr[-2000:]
-    for secret in [sandbox.token, SECOND_TOKEN, WRONG_TOKEN, BEARER]:
+    for secret in [sandbox.token, GUSTAVO_TOKEN, WRONG_TOKEN, BEARER]:
         assert secret not in stderr, secret
-    for token in [sandbox.token, SECOND_TOKEN, WRONG_TOKEN]:
+    for token in [sandbox.token, GUSTAVO_TOKEN, WRONG_TOKEN]:
         basic = base64.b64encode(f"{token}:api_token".encode()).decode()
         assert basic not in stderr, token
 
