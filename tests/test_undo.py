@@ -547,9 +547,16 @@ async def test_a_deletion_answered_after_a_change_in_toggl_journals_the_group_as
     async with served(answer=SomeoneElse(where, "Designers")) as (client, sandbox):
         where.append(sandbox)
         before = canonical(sandbox)
-        deleted = ok(
-            await client.call_tool("delete_group", {"organization_id": ORG, "group_id": ids.GROUP_DESIGNERS})
+        result = await client.call_tool(
+            "delete_group", {"organization_id": ORG, "group_id": ids.GROUP_DESIGNERS}
         )
+        if result.is_error:
+            # Asked mid-request (2025-11-25): read again after the answer, Dana was not shown, so
+            # nothing is deleted (tests/test_shared_trust.py has the whole story).
+            assert "changed in Toggl while the user was deciding" in tool_error(result)
+            assert mutations(sandbox) == []
+            return
+        deleted = ok(result)
         ok(await client.call_tool("undo_change", {"change_id": deleted["change_id"]}))
         # Restored with Dana, who was a member when it was deleted.
         designers = next(g for g in before["groups"] if g[:2] == (ORG, "Designers"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 import weakref
@@ -52,15 +53,24 @@ class NameBook(TTLCache):
 
     shared: Any = None
     pending: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    # Names as another process said them (through Redis), not as Toggl answered this one.
+    foreign: set[tuple[Any, ...]] = field(default_factory=set)
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
         if self.shared is not None and self.get(key) != value:
             self.pending[key] = value
+        self.foreign.discard(key)
         super().put(key, value)
+
+    def own(self, key: tuple[Any, ...]) -> Any | None:
+        """The name as Toggl told this process, or None when only another process said it."""
+        return None if key in self.foreign else self.get(key)
 
     async def pull(self) -> None:
         if self.shared is not None:
             for key, name in await self.shared.read():
+                if self.get(key) != name:
+                    self.foreign.add(key)
                 TTLCache.put(self, key, name)
 
     async def push(self) -> None:
@@ -101,6 +111,79 @@ class Cache(Protocol):
     async def get_or_load(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T: ...
 
 
+# Where a deciding call keeps what it read and heard, in its memo (see `deciding_state`).
+CALL_CACHE = "cache"
+CALL_NAMES = ("names",)
+
+
+@dataclass
+class CallCache:
+    """The discovery cache as a deciding call sees it: only answers Toggl gave during this call.
+
+    Loads still go to the shared cache (`shared`), for the reads of other calls that decide nothing;
+    nothing is taken from it. The answers live in the call's memo, so clearing the memo (a re-read
+    after the human answered) forgets them too."""
+
+    memo: dict[tuple[Any, ...], Any]
+    shared: Cache
+
+    async def get(self, key: tuple[Any, ...]) -> Any | None:
+        return self.memo.get((CALL_CACHE, key))
+
+    async def put(self, key: tuple[Any, ...], value: Any) -> None:
+        self.memo[(CALL_CACHE, key)] = value
+        await self.shared.put(key, value)
+
+    async def get_or_load(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+        if (CALL_CACHE, key) in self.memo:
+            hit: T = self.memo[(CALL_CACHE, key)]
+            return hit
+        value = await load()
+        await self.put(key, value)
+        return value
+
+
+@dataclass
+class CallNames:
+    """The name book as a deciding call sees it: `get` answers only with names heard during this
+    call (a name from another call, or from Redis, could be stale or forged, and a question that
+    names the wrong group gets the wrong thing approved). `shown` also consults the whole book, for
+    results, which decide nothing. What the call hears goes to the book as usual."""
+
+    book: NameBook
+    memo: dict[tuple[Any, ...], Any]
+    # Also names Toggl told this process in earlier calls (never those only Redis said): for the
+    # journal of a change that loses nothing, which has no question to answer.
+    own: bool = False
+
+    @property
+    def heard(self) -> dict[tuple[Any, ...], Any]:
+        found: dict[tuple[Any, ...], Any] = self.memo.setdefault(CALL_NAMES, {})
+        return found
+
+    @property
+    def shared(self) -> Any:
+        return self.book.shared
+
+    def get(self, key: tuple[Any, ...]) -> Any | None:
+        found = self.heard.get(key)
+        return self.book.own(key) if found is None and self.own else found
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        self.heard[key] = value
+        self.book.put(key, value)
+
+    def shown(self, key: tuple[Any, ...]) -> Any | None:
+        found = self.heard.get(key)
+        return found if found is not None else self.book.get(key)
+
+    async def pull(self) -> None:
+        await self.book.pull()
+
+    async def push(self) -> None:
+        await self.book.push()
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -110,9 +193,11 @@ class AppState:
     # The change journal, when there is one (see journal.py).
     journal: Journal | None = None
     # Names heard in any answer, for showing beside ids.
-    names: NameBook = field(default_factory=lambda: NameBook(ttl=NAMES_TTL))
+    names: NameBook | CallNames = field(default_factory=lambda: NameBook(ttl=NAMES_TTL))
     # Answers Toggl gave during one tool call (see `call_memo`), by the id of the call's Context.
     calls: dict[int, dict[tuple[Any, ...], Any]] = field(default_factory=dict)
+    # The state as each deciding call sees it (see `deciding_state`), by the id of its Context.
+    views: dict[int, AppState] = field(default_factory=dict)
 
 
 # The header that carries each user's own Toggl token to a team server (TOGGL_MCP_PER_USER_TOKENS).
@@ -176,7 +261,7 @@ class Tenants:
         self.states.clear()
 
 
-def app_state(ctx: Context) -> AppState:
+def _token_state(ctx: Context) -> AppState:
     state = ctx.request_context.lifespan_context
     if isinstance(state, Tenants):
         token = user_token(ctx.headers)
@@ -191,6 +276,50 @@ def app_state(ctx: Context) -> AppState:
     return state
 
 
+def app_state(ctx: Context) -> AppState:
+    """The state of the call's token; for a call that decides (`deciding_state`), its view."""
+    base = _token_state(ctx)
+    return base.views.get(id(ctx), base)
+
+
+def deciding_state(ctx: Context, *, own_names: bool = False) -> AppState:
+    """The state as a call that changes Toggl must see it, from here to its end.
+
+    What a human is asked, whether they are asked, and what the journal keeps to undo a change are
+    built only from answers Toggl gave during this call: the discovery cache (`CallCache`) and the
+    name book (`CallNames`) answer only with what this call read. The shared cache and the names
+    other calls or processes heard, through Redis or not, may be stale or forged: they save
+    requests only where a wrong value decides nothing (results, read tools). Every tool behind the
+    confirmation gate is in this mode (the gate enters it), and so are the other writing tools:
+    with `own_names`, for a change that loses nothing and asks nothing, names Toggl told this
+    process in earlier calls also count (never one that only Redis said).
+    """
+    base = _token_state(ctx)
+    key = id(ctx)
+    view = base.views.get(key)
+    if view is None:
+        memo = call_memo(ctx)
+        view = dataclasses.replace(
+            base,
+            cache=CallCache(memo, base.cache),
+            names=CallNames(_book(base.names), memo, own=own_names),
+            views={},
+        )
+        base.views[key] = view
+        weakref.finalize(ctx, base.views.pop, key, None)
+    return view
+
+
+def _book(names: NameBook | CallNames) -> NameBook:
+    return names.book if isinstance(names, CallNames) else names
+
+
+def forget_reads(ctx: Context) -> None:
+    """Forget what this call read (and the names it heard), so that the next reads go to Toggl:
+    after a human answered, the answers read before the question may be stale."""
+    call_memo(ctx).clear()
+
+
 def call_memo(ctx: Context) -> dict[tuple[Any, ...], Any]:
     """Reads made during this tool call, shared by its confirmation preview and its body.
 
@@ -201,7 +330,7 @@ def call_memo(ctx: Context) -> dict[tuple[Any, ...], Any]:
     call that asks the human spans two requests, and each gets its own Context: the second one
     reads afresh, after the human has answered.
     """
-    state = app_state(ctx)
+    state = _token_state(ctx)
     key = id(ctx)
     memo = state.calls.get(key)
     if memo is None:

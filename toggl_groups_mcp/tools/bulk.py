@@ -15,7 +15,7 @@ import anyio
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state
+from ..state import AppState, app_state, deciding_state
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup, TogglProjectGroup
 from . import journaling, lookup, scope
@@ -139,8 +139,10 @@ async def add_group_to_projects(
     workspace_id: WorkspaceId = None,
 ) -> BulkResult:
     """Give a group access to many projects."""
-    state = app_state(ctx)
-    ws = await scope.workspace_id(state, workspace_id)
+    # As in add_project_group: the default workspace may come from the shared cache (adding loses
+    # nothing); the journal names only what Toggl told this process, never what Redis said.
+    ws = await scope.workspace_id(app_state(ctx), workspace_id)
+    state = deciding_state(ctx, own_names=True)
     wanted = dedupe(project_ids) or []
     linked = {x.pid for x in await fetch_links(state, ws, wanted) if x.group_id == group_id}
     todo = [p for p in wanted if p not in linked]
@@ -168,18 +170,18 @@ async def _links_to_remove(
 
 
 def _group(state: AppState, group_id: int) -> str | None:
-    return lookup.name_of(state, "group", group_id)
+    return lookup.shown_name(state, "group", group_id)
 
 
 def _names(state: AppState, kind: str, ids: Iterable[int]) -> dict[str, str]:
     """Names this process already heard (no request is spent on them in a result)."""
-    return {str(i): n for i in ids if (n := lookup.name_of(state, kind, i))}
+    return {str(i): n for i in ids if (n := lookup.shown_name(state, kind, i))}
 
 
 async def _remove_preview(
     ctx: Context, workspace_id: int | None, group_id: int, project_ids: list[int], confirm: bool
 ) -> Confirmation | Elicit[Confirmation]:
-    state = app_state(ctx)
+    state = deciding_state(ctx)
 
     async def preview() -> Preview | None:
         ws = await scope.workspace_id(state, workspace_id)
@@ -215,7 +217,7 @@ async def remove_group_from_projects(
 ) -> BulkResult:
     """Remove a group's access to many projects."""
     require_approval(approval, f"remove group {group_id} from projects")
-    state = app_state(ctx)
+    state = deciding_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     wanted = dedupe(project_ids) or []
     links = await _links_to_remove(ctx, ws, group_id, wanted)
@@ -246,7 +248,7 @@ def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
 async def _offboard_preview(
     ctx: Context, organization_id: int | None, user_id: int, confirm: bool
 ) -> Confirmation | Elicit[Confirmation]:
-    state = app_state(ctx)
+    state = deciding_state(ctx)
 
     async def preview() -> Preview | None:
         org = await scope.organization_id(state, organization_id)
@@ -278,10 +280,10 @@ async def remove_user_from_groups(
 ) -> BulkResult:
     """Offboarding: remove a person from all groups."""
     require_approval(approval, f"remove user {user_id} from groups")
-    state = app_state(ctx)
+    state = deciding_state(ctx)
     org = await scope.organization_id(state, organization_id)
     holding = _groups_of(await read_groups(ctx, org), user_id)
-    person = lookup.name_of(state, "user", user_id)
+    person = lookup.shown_name(state, "user", user_id)
     if not holding:
         return BulkResult(name=person, done=[], skipped=[], failed=[], remaining=[], complete=True)
 

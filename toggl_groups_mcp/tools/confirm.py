@@ -13,6 +13,10 @@ before the tool body:
 - nothing would be lost (the preview says so): the body runs;
 - otherwise: a tool error that carries the preview and tells the model to ask the user, then call
   again with `confirm: true`. No mutating request has been sent.
+
+From the gate on, the call sees only what it read itself (`state.deciding_state`): the preview,
+whether to ask, and what the journal keeps are never built from a cache or a name book that other
+calls, or other processes through Redis, filled.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from ..state import app_state, call_memo
+from ..state import call_memo, deciding_state
 from .registry import toggl_boundary
 
 # Elicitation entered the protocol in 2025-06-18; an older session cannot be asked anything.
@@ -105,8 +109,9 @@ def asked_before_this_read(ctx: Context) -> bool:
 async def gate(
     ctx: Context, confirm: bool, preview: Callable[[], Awaitable[Preview | None]]
 ) -> Confirmation | Elicit[Confirmation]:
+    state = deciding_state(ctx)
     can_ask = client_can_elicit(ctx)
-    if confirm and (not can_ask or app_state(ctx).settings.trust_confirm):
+    if confirm and (not can_ask or state.settings.trust_confirm):
         return Confirmation(confirm=True)
     # Resolvers run outside the tool's own boundary: a failed preview request still needs its message.
     with toggl_boundary("confirmation preview"):
@@ -117,7 +122,7 @@ async def gate(
         call_memo(ctx)[("asked",)] = True
         after = (
             "It is recorded in the change journal: undo_change can take it back."
-            if app_state(ctx).journal is not None
+            if state.journal is not None
             else "This cannot be undone."
         )
         return Elicit(f"{what.text()}\n\n{after} Go ahead?", Confirmation)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state, call_memo
+from ..state import AppState, app_state, call_memo, deciding_state, forget_reads
 from ..toggl.errors import TogglError
-from ..toggl.models import Group, Member, PatchFailure, PatchOp, TogglGroup, parse_groups
+from ..toggl.models import (
+    Group,
+    Member,
+    PatchFailure,
+    PatchOp,
+    TogglGroup,
+    TogglProjectGroup,
+    parse_groups,
+)
 from . import journaling, lookup, scope
 from .args import GroupId, GroupName, Id, OrganizationId, Search, Text, dedupe, id_list
 from .budget import fit
@@ -194,8 +203,10 @@ async def create_group(
     workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids")] = None,
 ) -> GroupResult:
     """Create a group."""
-    state = app_state(ctx)
-    org = await scope.organization_id(state, organization_id)
+    # The default organization may come from the shared cache (creating loses nothing); the
+    # journal names only what Toggl told this process, never what Redis said.
+    org = await scope.organization_id(app_state(ctx), organization_id)
+    state = deciding_state(ctx, own_names=True)
     body: dict[str, Any] = {"name": name}
     if user_ids is not None:
         body["users"] = dedupe(user_ids)
@@ -283,7 +294,7 @@ async def _update_preview(
     workspace_ids: list[int] | None,
     confirm: bool,
 ) -> Confirmation | Elicit[Confirmation]:
-    state = app_state(ctx)
+    state = deciding_state(ctx)
 
     async def preview() -> Preview | None:
         if user_ids is None and workspace_ids is None:
@@ -321,7 +332,7 @@ async def update_group(
     confirm: StrictBool = ConfirmArg,
 ) -> UpdatedGroup:
     """Rename and/or replace the whole member or workspace list."""
-    state = app_state(ctx)
+    state = deciding_state(ctx)
     if name is None and user_ids is None and workspace_ids is None:
         raise ToolError("Nothing to change: give name, user_ids or workspace_ids. Nothing was sent to Toggl.")
     require_approval(approval, f"update group {group_id}")
@@ -380,13 +391,13 @@ async def update_group(
         return [
             Member.from_toggl(known[u])
             if u in known
-            else Member(user_id=u, name=lookup.name_of(state, "user", u))
+            else Member(user_id=u, name=lookup.shown_name(state, "user", u))
             for u in ids
         ]
 
     def workspaces(ids: list[int]) -> list[NamedId]:
         # Names this process already heard: a result spends no request on them.
-        return [NamedId(id=w, name=lookup.name_of(state, "workspace", w)) for w in ids]
+        return [NamedId(id=w, name=lookup.shown_name(state, "workspace", w)) for w in ids]
 
     return UpdatedGroup(
         change_id=entry.change_id,
@@ -452,7 +463,7 @@ async def _patch_preview(
     confirm: bool,
 ) -> Confirmation | Elicit[Confirmation]:
     _check_patch(add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)
-    state = app_state(ctx)
+    state = deciding_state(ctx)
 
     async def preview() -> Preview | None:
         if not remove_user_ids and not remove_workspace_ids:
@@ -495,7 +506,7 @@ async def patch_group(
 ) -> PatchResult:
     """Add or remove some members or workspaces."""
     require_approval(approval, f"change group {group_id}")
-    state = app_state(ctx)
+    state = deciding_state(ctx)
     org = await scope.organization_id(state, organization_id)
     ops = patch_operations(add_user_ids, remove_user_ids, add_workspace_ids, remove_workspace_ids)
     succeeded: list[PatchOp] = []
@@ -529,11 +540,11 @@ async def patch_group(
         str(i): n
         for op in ops
         for i in op["value"]
-        if (n := lookup.name_of(state, "user" if op["path"] == "/users" else "workspace", i))
+        if (n := lookup.shown_name(state, "user" if op["path"] == "/users" else "workspace", i))
     }
     return PatchResult(
         group_id=group_id,
-        name=group.name if group else lookup.name_of(state, "group", group_id),
+        name=group.name if group else lookup.shown_name(state, "group", group_id),
         complete=not failed,
         succeeded=succeeded,
         failed=failed,
@@ -600,28 +611,51 @@ async def _send_patches(
         }
 
 
+@dataclass
+class Deletion:
+    """What deleting a group loses, as read in this call: the question shows exactly this."""
+
+    group: TogglGroup
+    reached: list[tuple[lookup.Project, TogglProjectGroup]]
+    preview: Preview
+
+    @property
+    def losses(self) -> tuple[set[int], set[int], set[int]]:
+        """Members, workspaces and project links (by link id) the deletion takes with it."""
+        return set(self.group.user_ids), set(self.group.workspaces), {link.id for _, link in self.reached}
+
+
+async def _deletion(ctx: Context, org: int, group_id: int) -> Deletion:
+    state = app_state(ctx)
+    group = await read_group(ctx, org, group_id)
+    reached = await lookup.projects_of_group(ctx, org, group)
+    names = await lookup.workspace_names(state)
+    projects = [
+        f"{project.name} ({project.id}, {names.get(project.workspace_id) or project.workspace_id})"
+        for project, _ in sorted(reached, key=lambda pair: pair[0].name.casefold())
+    ]
+    preview = Preview(
+        f"Delete group {group.name!r} (id {group_id}) from organization {org}. Lost with it:",
+        [
+            f"{len(group.users)} member(s): {_member_names(group, group.user_ids) or 'none'}",
+            f"workspace assignments: {await _workspace_labels(ctx, group.workspaces)}",
+            f"access to {len(projects)} project(s) through this group: {lookup.listing(projects, most=25)}",
+        ],
+    )
+    return Deletion(group, reached, preview)
+
+
 async def _delete_preview(
     ctx: Context, organization_id: int | None, group_id: int, confirm: bool
 ) -> Confirmation | Elicit[Confirmation]:
-    state = app_state(ctx)
+    state = deciding_state(ctx)
 
     async def preview() -> Preview:
         org = await scope.organization_id(state, organization_id)
-        group = await read_group(ctx, org, group_id)
-        reached = await lookup.projects_of_group(ctx, org, group)
-        names = await lookup.workspace_names(state)
-        projects = [
-            f"{project.name} ({project.id}, {names.get(project.workspace_id) or project.workspace_id})"
-            for project, _ in sorted(reached, key=lambda pair: pair[0].name.casefold())
-        ]
-        return Preview(
-            f"Delete group {group.name!r} (id {group_id}) from organization {org}. Lost with it:",
-            [
-                f"{len(group.users)} member(s): {_member_names(group, group.user_ids) or 'none'}",
-                f"workspace assignments: {await _workspace_labels(ctx, group.workspaces)}",
-                f"access to {len(projects)} project(s) through this group: {lookup.listing(projects, most=25)}",
-            ],
-        )
+        deletion = await _deletion(ctx, org, group_id)
+        # What the human is shown is what the body may delete, and no more (see delete_group).
+        call_memo(ctx)[("shown-deletion", group_id)] = deletion.losses
+        return deletion.preview
 
     return await gate(ctx, confirm, preview)
 
@@ -636,21 +670,36 @@ async def delete_group(
 ) -> DeletedGroup:
     """Delete a group."""
     require_approval(approval, f"delete group {group_id}")
-    state = app_state(ctx)
+    state = deciding_state(ctx)
     org = await scope.organization_id(state, organization_id)
     group = known_group(ctx, org, group_id)
+    if asked_before_this_read(ctx):
+        # The human answered after the preview was read (2025-11-25 asks mid-request), and may
+        # have taken a minute: read again, and delete only if that loses nothing they were not
+        # shown. (On 2026-07-28 the answer comes with a second request whose preview is read
+        # after it, and the SDK asks again when that preview differs from the one answered.)
+        shown_users, shown_workspaces, shown_links = call_memo(ctx).get(
+            ("shown-deletion", group_id), (set(), set(), set())
+        )
+        forget_reads(ctx)
+        now = await _deletion(ctx, org, group_id)
+        users, workspaces, links = now.losses
+        if users - shown_users or workspaces - shown_workspaces or links - shown_links:
+            raise ToolError(
+                f"Not done: group {now.group.name!r} (id {group_id}) changed in Toggl while the user was "
+                "deciding, and deleting it now would lose more than they were shown. No change was "
+                f"sent to Toggl. This is what it would lose now:\n{now.preview.text()}\n"
+                "Show this to the user; call delete_group again if they still want it deleted."
+            )
+        group = now.group
     effect: dict[str, Any] = {}
     if journaling.journal_of(ctx) is not None:
-        # The journal keeps what the deletion loses, read before it is sent: the preview's reads
-        # when this call made them, unless the human answered after them (someone may have
-        # changed the group meanwhile, and an undo must restore it as it is deleted).
-        if asked_before_this_read(ctx):
-            call_memo(ctx).clear()
-            group = None
+        # The journal keeps what the deletion loses, read in this call before it is sent (the
+        # preview's reads, or the reads after the answer), so that an undo restores it as deleted.
         group = group or await read_group(ctx, org, group_id)
         effect = await journaling.deleted_group(ctx, org, group)
     arguments = {"organization_id": org, "group_id": group_id}
     async with journaling.recording(ctx, "delete_group", arguments, effect, organization_id=org) as entry:
         await state.toggl.request("DELETE", groups_path(org, group_id))
-    name = group.name if group else lookup.name_of(state, "group", group_id)
+    name = group.name if group else lookup.shown_name(state, "group", group_id)
     return DeletedGroup(group_id=group_id, name=name, change_id=entry.change_id)

@@ -2,19 +2,23 @@
 
 A person asks in names ("take Design off Legacy Intranet") and wants the answer in names. Every
 read that carries names (groups and their members, projects, workspaces, organization users)
-feeds a name book; previews and results look names up there first and ask Toggl only for what is
-missing. Names are for showing: no decision about what a change loses ever rests on them.
+feeds a name book; results look names up there first and ask Toggl only for what is missing.
+
+A call that changes Toggl sees only what it read itself (`state.deciding_state`): its questions
+and its journal name only what Toggl answered during the call, never a name or a project list
+another call (or another process, through Redis) left behind. `shown_name` is for results.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.mcpserver import Context
 
-from ..state import AppState, app_state, call_memo
+from ..state import AppState, CallNames, app_state, call_memo
 from ..toggl.models import TogglGroup, TogglProjectGroup, parse_links
 from . import scope
 
@@ -24,6 +28,8 @@ PROJECTS_PER_PAGE = 200
 # A workspace larger than this is not read whole for names (50 pages of 200).
 MAX_PROJECT_PAGES = 50
 
+log = logging.getLogger(__name__)
+
 
 def remember(state: AppState, kind: str, item_id: int, name: Any) -> None:
     if isinstance(name, str) and name:
@@ -31,7 +37,15 @@ def remember(state: AppState, kind: str, item_id: int, name: Any) -> None:
 
 
 def name_of(state: AppState, kind: str, item_id: int) -> str | None:
+    """The name to show in a question or to journal: in a deciding call, one heard in that call."""
     found = state.names.get((kind, item_id))
+    return found if isinstance(found, str) else None
+
+
+def shown_name(state: AppState, kind: str, item_id: int) -> str | None:
+    """The name to label a result with: any this process (or, with Redis, any process) heard."""
+    names = state.names
+    found = names.shown((kind, item_id)) if isinstance(names, CallNames) else names.get((kind, item_id))
     return found if isinstance(found, str) else None
 
 
@@ -119,12 +133,29 @@ async def all_projects(state: AppState, ws: int) -> list[Project]:
         return found
 
     rows = await state.cache.get_or_load(("all-projects", ws), load)
-    return _projects(rows, ws)
+    projects = _projects(rows, ws)
+    if projects is None:  # not what this process would have cached: read it again
+        rows = await load()
+        await state.cache.put(("all-projects", ws), rows)
+        projects = _projects(rows, ws) or []
+    return projects
 
 
-def _projects(rows: list[list[Any]], ws: int) -> list[Project]:
-    """Cached rows (JSON, so that processes can share them) back into projects."""
-    return [Project(int(pid), str(name), ws, bool(active)) for pid, name, active in rows]
+def _projects(rows: Any, ws: int) -> list[Project] | None:
+    """Cached rows (JSON, so that processes can share them) back into projects; None when they
+    are not rows of [id, name, active] (a shared cache holds what anyone wrote to it)."""
+    if not isinstance(rows, list) or not all(
+        isinstance(row, list)
+        and len(row) == 3
+        and isinstance(row[0], int)
+        and not isinstance(row[0], bool)
+        and isinstance(row[1], str)
+        and isinstance(row[2], bool)
+        for row in rows
+    ):
+        log.warning("ignored a cached project list that is not a list of [id, name, active]")
+        return None
+    return [Project(pid, name, ws, active) for pid, name, active in rows]
 
 
 async def _cached_projects(state: AppState, ws: int) -> list[Project] | None:

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state
+from ..state import AppState, app_state, deciding_state
 from ..toggl.models import ProjectLink, TogglProjectGroup, parse_links
 from . import journaling, lookup, scope
 from .args import GroupId, Id, ProjectId, WorkspaceId, dedupe
@@ -97,8 +97,11 @@ async def add_project_group(
     workspace_id: WorkspaceId = None,
 ) -> LinkAdded:
     """Give a group access to a project."""
-    state = app_state(ctx)
-    ws = await scope.workspace_id(state, workspace_id)
+    # The default workspace may come from the shared cache: a wrong one makes Toggl refuse, and
+    # adding loses nothing. The journal names only what Toggl told this process, never what Redis
+    # said.
+    ws = await scope.workspace_id(app_state(ctx), workspace_id)
+    state = deciding_state(ctx, own_names=True)
     effect = journaling.link_effect(state, "link_added", ws, project_id, group_id)
     arguments = {"workspace_id": ws, "project_id": project_id, "group_id": group_id}
     async with journaling.recording(ctx, "add_project_group", arguments, effect, workspace_id=ws) as entry:
@@ -106,9 +109,9 @@ async def add_project_group(
     return LinkAdded(
         workspace_id=ws,
         project_id=project_id,
-        project=lookup.name_of(state, "project", project_id),
+        project=lookup.shown_name(state, "project", project_id),
         group_id=group_id,
-        group=lookup.name_of(state, "group", group_id),
+        group=lookup.shown_name(state, "group", group_id),
         change_id=entry.change_id,
     )
 
@@ -177,7 +180,7 @@ async def _the_link(
 
 
 async def group_name(ctx: Context, ws: int, group_id: int) -> str | None:
-    """From the name book, else from the organization's group list (a preview a person reads)."""
+    """As heard in this call, else from the organization's group list (a preview a person reads)."""
     state = app_state(ctx)
     known = lookup.name_of(state, "group", group_id)
     org = None if known else await lookup.organization_of(state, ws)
@@ -195,7 +198,7 @@ async def _remove_preview(
     confirm: bool,
 ) -> Confirmation | Elicit[Confirmation]:
     _check_link_args(project_group_id, project_id, group_id)
-    state = app_state(ctx)
+    state = deciding_state(ctx)
 
     async def preview() -> Preview:
         ws = await scope.workspace_id(state, workspace_id)
@@ -230,7 +233,7 @@ async def remove_project_group(
     """Remove a group's access to a project."""
     _check_link_args(project_group_id, project_id, group_id)
     require_approval(approval, "remove project access")
-    state = app_state(ctx)
+    state = deciding_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     link = await _the_link(ctx, ws, project_group_id, project_id, group_id)
     effect = journaling.link_effect(state, "link_removed", ws, link.pid, link.group_id, link.id)
@@ -247,7 +250,7 @@ async def remove_project_group(
         workspace_id=ws,
         project_group_id=link.id,
         project_id=link.pid,
-        project=lookup.name_of(state, "project", link.pid),
+        project=lookup.shown_name(state, "project", link.pid),
         group_id=link.group_id,
-        group=lookup.name_of(state, "group", link.group_id),
+        group=lookup.shown_name(state, "group", link.group_id),
     )
