@@ -78,7 +78,10 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 class Pacer:
-    """A token bucket: a burst of `burst` requests, then `rate` requests a second, sustained."""
+    """A token bucket: a burst of `burst` requests, then `rate` requests a second, sustained.
+
+    (A 429 drains it; the request that met the 429 waits out Retry-After itself, within the retry
+    budget, or fails saying when Toggl accepts requests again: `TogglClient.request`.)"""
 
     def __init__(
         self,
@@ -201,7 +204,10 @@ class TogglClient:
         self._sleep = sleep
         self.clock = clock
         self.pacer: Pacer | SharedPacer = Pacer(
-            settings.rate_per_sec, settings.burst, clock=clock, sleep=self.sleep
+            settings.rate_per_sec,
+            settings.burst,
+            clock=clock,
+            sleep=self.sleep,
         )
         self.quota: dict[int | None, QuotaSnapshot] = {}
         self.requests_sent = 0
@@ -213,7 +219,14 @@ class TogglClient:
             from ..shared import SharedFreshGroups, SharedPacer, SharedQuota, token_key
 
             prefix = token_key(token)
-            self.pacer = SharedPacer(shared, prefix, self.pacer.rate, self.pacer.capacity, self.sleep)
+            self.pacer = SharedPacer(
+                shared,
+                prefix,
+                self.pacer.rate,
+                self.pacer.capacity,
+                self.sleep,
+                max_wait=settings.retry_budget,
+            )
             self.shared_quota = SharedQuota(shared, prefix)
             self.shared_fresh = SharedFreshGroups(shared, prefix)
 
@@ -318,8 +331,10 @@ class TogglClient:
         group this process created seconds ago is retried while Toggl catches up.
 
         Retries: 429 after Retry-After (else a jittered backoff) within `retry_budget` seconds in
-        all; 5xx and lost connections twice for idempotent methods only; a request that never
-        left (connect failure) for any method. POST and PATCH are never repeated once sent.
+        all: a Retry-After past the budget fails at once, saying when Toggl accepts requests again
+        (and every process on the token holds off until then, for at most `shared.MAX_HOLD`); 5xx
+        and lost connections twice for idempotent methods only; a request that never left (connect
+        failure) for any method. POST and PATCH are never repeated once sent.
         """
         method = method.upper()
         idempotent = method in IDEMPOTENT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -84,8 +84,12 @@ class TogglError(Exception):
     retry_after: float | None = None
     quota_remaining: int | None = None
     quota_resets_in: float | None = None
+    retry_at: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        # When Toggl accepts requests again, on the wall clock, fixed now: a hint read later
+        # still names the same time.
+        self.retry_at = time.time() + self.retry_after if self.retry_after is not None else None
         super().__init__(self.describe())
 
     def __str__(self) -> str:
@@ -102,8 +106,21 @@ class TogglError(Exception):
             return f"Toggl did not answer {self.method} {self.path} in time{said}"
         if self.status is None and self.kind == "network":
             return f"The connection to Toggl failed during {self.method} {self.path}{said}"
+        if self.status is None and self.kind == "rate_limited":
+            return f"{self.method} {self.path} was not sent to Toggl{said}"
         status = f"HTTP {self.status}" if self.status is not None else self.kind
         return f"Toggl answered {status} to {self.method} {self.path}{said}"
+
+    def retry_when(self) -> str:
+        """E.g. "Retry after 86400 s: Toggl accepts requests again at 14:05:09 UTC (in 86400 s)."
+        (the time is fixed when the error is made)."""
+        seconds = whole_seconds(self.retry_after)
+        if seconds is None:
+            return "Retry after 60 s."
+        left = max(0.0, (self.retry_at or 0.0) - time.time())
+        at = reset_time(left)
+        again = f": Toggl accepts requests again at {at} (in {whole_seconds(left)} s)" if at else ""
+        return f"Retry after {seconds} s{again}."
 
     def hint(self) -> str:
         """What the model (or its user) can do about it."""
@@ -131,8 +148,7 @@ class TogglError(Exception):
                 "sent. Ask the user to start Redis or fix TOGGL_MCP_REDIS_URL, then call again."
             )
         if self.kind == "rate_limited":
-            after = whole_seconds(self.retry_after) or 60
-            return f"Toggl is rate limiting this token; nothing was changed. Retry after {after} s."
+            return f"Toggl is rate limiting this token; nothing was changed. {self.retry_when()}"
         if self.kind in ("network", "timeout"):
             reach = "did not answer in time" if self.kind == "timeout" else "could not be reached"
             if self.effect == "unknown":
@@ -164,3 +180,9 @@ class TogglError(Exception):
         if status == 400:
             return "Toggl rejected the input; nothing was changed. Correct it rather than repeating it."
         return "Nothing was changed."
+
+
+def rate_limited_until(method: str, path: str, wait: float, why: str) -> TogglError:
+    """A request that would have to wait longer than the retry budget (a 429's hold, or a queue of
+    turns): not sent; the error says when Toggl accepts requests again."""
+    return TogglError(method, path, None, why, kind="rate_limited", retry_after=wait)
