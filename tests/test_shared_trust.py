@@ -196,6 +196,23 @@ async def test_a_bulk_removal_and_an_offboarding_ask_in_names_read_during_the_ca
     assert not any(name in question for question in asked for name in forged.values())
 
 
+async def test_a_workspace_list_planted_in_redis_never_names_what_an_update_drops(
+    redis: RedisServer,  # noqa: F811
+    toggl: respx.MockRouter,
+) -> None:
+    toggl_org(toggl)
+    put = toggl.put(GROUP).respond(json={**group_json(), "workspaces": []})
+    forged = [{"id": WS, "name": "Old test space", "organization_id": ORG}]
+    async with raw_redis(redis.url) as planted:
+        await planted.set(cache_key("me", "workspaces"), json.dumps(forged), px=60_000)
+    callback, asked = asking()
+    async with Client(server_on(redis.url), mode="legacy", elicitation_callback=callback) as client:
+        result = await client.call_tool("update_group", {"group_id": GROUP_ID, "workspace_ids": []})
+    assert not result.is_error, tool_error(result)
+    assert "workspaces removed: Studio (100)" in asked[0] and "Old test space" not in asked[0], asked[0]
+    assert put.call_count == 1
+
+
 # -- what is read back from Redis is bounded and checked ---------------------------------------------
 
 
