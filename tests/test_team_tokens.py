@@ -14,7 +14,11 @@ import logging
 from collections.abc import Iterator
 
 import httpx
+import httpx2
 import pytest
+import respx
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
 from tests.conftest import make_settings
@@ -22,8 +26,10 @@ from tests.test_http_transport import INIT, MCP_HEADERS
 from tests.test_team_confirmations import serving_app, team_app
 from toggl_groups_mcp import logs
 from toggl_groups_mcp.config import Settings
+from toggl_groups_mcp.http import security_for
 from toggl_groups_mcp.logs import REDACTED, SecretFilter, configure_logging, token_secrets
 from toggl_groups_mcp.sandbox import DEFAULT_TOKEN, SECOND_TOKEN
+from toggl_groups_mcp.server import build_server
 
 BEARER = "Team-Bearer-5d8E2a7C91f04B3e"
 # Of Toggl's shape: 32 hex digits.
@@ -177,3 +183,28 @@ def test_a_token_and_its_basic_form_are_learned_together_and_counted_as_two() ->
     handler_filter.learn(token_secrets("d" * 32))
     assert list(handler_filter.learned) == token_secrets("e" * 32) + token_secrets("d" * 32)
     assert handler_filter.scrub(f"{TOKEN} {'d' * 32}") == f"{TOKEN} {REDACTED}"
+
+
+@pytest.mark.anyio
+async def test_a_word_that_reaches_the_tools_by_another_way_is_refused_there_and_not_learned(
+    stream: io.StringIO,
+) -> None:
+    """Without the HTTP layer's door (the SDK's own app, as an embedding might serve it), the tools
+    apply the same rule when they open a user's state: a tool error, nothing learned or sent."""
+    settings = per_user()
+    server = build_server(settings)
+    app = server.streamable_http_app(host="127.0.0.1", transport_security=security_for("127.0.0.1"))
+    with respx.mock(base_url=settings.api_url, assert_all_called=False) as toggl:
+        toggl.route(host="127.0.0.1").pass_through()
+        refused_by_toggl = toggl.get("/me/organizations").respond(
+            403, text="Incorrect username and/or password"
+        )
+        async with serving_app(app) as url:
+            http = httpx2.AsyncClient(headers={"X-Toggl-Api-Token": "session"}, timeout=30)
+            async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
+                result = await client.call_tool("list_organizations", {})
+    assert result.is_error
+    message = "\n".join(getattr(block, "text", "") for block in result.content)
+    assert "X-Toggl-Api-Token" in message and "24 to 256" in message, message
+    assert not refused_by_toggl.called
+    assert logged(stream, LINE) == LINE
