@@ -250,6 +250,33 @@ async def test_a_huge_names_entry_is_skipped_in_redis_and_never_parsed(
     assert len(warnings) == 1 and "bytes" in warnings[0]
 
 
+async def test_a_flood_of_names_entries_is_read_only_so_far_then_skipped(
+    redis: RedisServer,  # noqa: F811
+    toggl: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    toggl_org(toggl)
+    parsed: list[int] = []
+    real = shared._names_from
+
+    def spy(blob: str) -> Any:
+        parsed.append(len(blob))
+        return real(blob)
+
+    monkeypatch.setattr(shared, "_names_from", spy)
+    async with raw_redis(redis.url) as planted:
+        async with planted.pipeline(transaction=False) as pipe:
+            for n in range(20_000):
+                pipe.xadd(f"{PREFIX}:names", {"n": json.dumps({f"user:{n + 1}": f"Person {n}"})})
+            await pipe.execute()
+    async with Client(server_on(redis.url)) as client:
+        await client.call_tool("list_workspaces", {})
+        taken_first = len(parsed)
+        await client.call_tool("list_workspaces", {})
+    assert 0 < taken_first <= 5_000  # not all 20,000
+    assert len(parsed) - taken_first <= 1  # the next pull starts at the newest, not where it stopped
+
+
 async def test_cached_answers_too_large_of_the_wrong_type_or_shape_are_ignored_and_toggl_is_read(
     redis: RedisServer,  # noqa: F811
     toggl: respx.MockRouter,

@@ -566,9 +566,11 @@ class SharedNames:
     in Redis, unread; a pull takes in at most KEEP entries and MAX_NAMES_PULL bytes, and skips to
     the newest past that."""
 
-    # Entries kept (each a call's worth of names) and for how long after the last one.
+    # Entries kept (each a call's worth of names) and for how long after the last one; a pull
+    # reads at most ROUNDS times KEEP entries.
     KEEP = 1000
     TTL = 15 * 60
+    ROUNDS = 3
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
@@ -579,7 +581,7 @@ class SharedNames:
         found: list[tuple[tuple[str, int], str]] = []
         taken = 0
         try:
-            while True:
+            for _ in range(self.ROUNDS):
                 start = "-" if self.last == "0-0" else self.last
                 rows: Any = await self.redis.read_names_script(
                     keys=[self.key], args=[start, self.KEEP + 1, MAX_NAMES_ENTRY]
@@ -599,13 +601,14 @@ class SharedNames:
                     if taken > MAX_NAMES_PULL:
                         break
                 if taken > MAX_NAMES_PULL or len(found) > self.KEEP * 100:
-                    distrust("names", "more than one pull takes in; skipped to the newest")
-                    newest: Any = await self.redis.client.xrevrange(self.key, count=1)
-                    if newest:
-                        self.last = newest[0][0]
-                    return found
+                    break
                 if len(entries) < self.KEEP:
                     return found
+            distrust("names", "more than one pull takes in; skipped to the newest")
+            newest: Any = await self.redis.client.xrevrange(self.key, count=1)
+            if newest:
+                self.last = newest[0][0]
+            return found
         except Exception as error:
             log.warning("could not read names from Redis (%s): %s", self.redis.where, type(error).__name__)
             return found

@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 # Names change rarely, and are only shown, never decided on: keep them for a conversation's length.
 NAMES_TTL = 15 * 60.0
+# The most names a book keeps (a large organization has a few thousand).
+MAX_NAMES = 200_000
 
 
 @dataclass
@@ -72,6 +74,20 @@ class NameBook(TTLCache):
                 if self.get(key) != name:
                     self.foreign.add(key)
                 TTLCache.put(self, key, name)
+            self.prune()
+
+    def prune(self) -> None:
+        """Past MAX_NAMES names (others can send any number of them), drop the expired, then the
+        oldest."""
+        if len(self.entries) <= MAX_NAMES:
+            return
+        now = self.clock()
+        kept = sorted(
+            ((at, key) for key, (at, _) in self.entries.items() if now - at <= self.ttl), reverse=True
+        )[: MAX_NAMES // 2]
+        keep = {key for _, key in kept}
+        self.entries = {key: hit for key, hit in self.entries.items() if key in keep}
+        self.foreign &= keep
 
     async def push(self) -> None:
         if self.shared is not None and self.pending:
