@@ -83,9 +83,11 @@ def kinds(path: Path) -> list[tuple[str, str]]:
 
 
 def journal_files(path: Path) -> list[Path]:
-    """The journal and its rotated files, whatever exists, by name (not the empty lock file)."""
+    """The journal and its rotated files, whatever exists, by name (not the lock or key file)."""
     return sorted(
-        p for p in path.parent.iterdir() if p.name.startswith(path.name) and not p.name.endswith(".lock")
+        p
+        for p in path.parent.iterdir()
+        if p.name.startswith(path.name) and not p.name.endswith((".lock", ".key"))
     )
 
 
@@ -154,7 +156,7 @@ class OsSpy:
         os.fsync(fd)
         path = Path(self.paths[fd])
         self.synced_paths.append(str(path))
-        if path.is_file():
+        if path.is_file() and ".key" not in path.name:  # the journal's text, not its key's
             self.fsynced.append(path.read_text())
 
 
@@ -259,7 +261,14 @@ def test_intent_steps_and_outcome_are_one_json_line_each_and_read_back_as_one_ch
     assert intent["type"] == "intent" and intent["tool"] == "update_group"
     assert intent["arguments"] == {"group_id": 5, "name": "New"}  # None left out
     assert (intent["organization_id"], intent["workspace_id"], intent["run"]) == (7, None, "crun")
-    assert step == {"type": "step", "change_id": change_id, "time": step["time"], "result": {"group_id": 5}}
+    assert step == {
+        "type": "step",
+        "change_id": change_id,
+        "time": step["time"],
+        "result": {"group_id": 5},
+        "tag": step["tag"],
+    }
+    assert all(len(record["tag"]) == 64 for record in (intent, step, outcome))
     assert (outcome["type"], outcome["outcome"], outcome["message"]) == (
         "outcome",
         "partial",
@@ -1061,6 +1070,7 @@ async def test_a_server_on_the_default_path_writes_only_in_the_state_folder(home
         Path("state"),
         Path("state/toggl-groups-mcp"),
         Path("state/toggl-groups-mcp/journal.jsonl"),
+        Path("state/toggl-groups-mcp/journal.jsonl.key"),
         Path("state/toggl-groups-mcp/journal.jsonl.lock"),
     ]
 

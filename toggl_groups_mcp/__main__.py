@@ -87,6 +87,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         except ConfigError as error:
             print(f"toggl-groups-mcp: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+    # The journal is checked before serving (a link, a FIFO, another user's file or a folder others
+    # can write is refused); the sandbox's own temporary journal needs no check.
+    if settings.journal_path is not None and (
+        not args.sandbox or os.environ.get("TOGGL_MCP_JOURNAL", "").strip()
+    ):
+        from .journal import startup_problem
+
+        problem = startup_problem(settings.journal_path)
+        if problem:
+            print(f"toggl-groups-mcp: {problem}", file=sys.stderr)
+            raise SystemExit(2)
     problem = _transport_problem(settings, args)
     if problem:
         print(f"toggl-groups-mcp: {problem}", file=sys.stderr)

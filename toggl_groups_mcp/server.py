@@ -95,8 +95,14 @@ def open_state(
         path = settings.journal_path
         if settings.per_user_tokens:
             path = user_journal(path, token.get_secret_value())
+        # A user's journal (with its lock and key) is made on their first change, not when a token,
+        # accepted by Toggl or not, first arrives; the one journal of a single token at start.
         journal = Journal(
-            path, max_bytes=settings.journal_max_bytes, keep=settings.journal_keep, secrets=secrets_of(mine)
+            path,
+            max_bytes=settings.journal_max_bytes,
+            keep=settings.journal_keep,
+            secrets=secrets_of(mine),
+            lazy=settings.per_user_tokens,
         )
     cache: Cache = LocalCache(ttl=settings.cache_ttl)
     names = NameBook(ttl=NAMES_TTL)

@@ -11,16 +11,17 @@ change, so it can be undone in turn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, StringConstraints
 
-from ..journal import Change, Journal, new_change_id
+from ..journal import DUPLICATE, MISMATCH, NO_KEY, UNTAGGED, Change, Journal, new_change_id
 from ..state import app_state, call_memo
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup
@@ -57,12 +58,54 @@ def _journal(ctx: Context) -> Journal:
     return journal
 
 
+def read_changes(journal: Journal) -> list[Change]:
+    """The journal's changes, or a ToolError that says why it cannot be read (a link or another
+    user's file where the journal should be, a key file that is refused)."""
+    try:
+        return journal.changes()
+    except OSError as error:
+        raise ToolError(
+            f"The change journal ({journal.path}) could not be read: {error}. Nothing was sent to Toggl."
+        ) from None
+
+
+def distrust(change: Change, key_path: Any = None) -> str | None:
+    """Why a change cannot be undone on the journal's word, or None when it can."""
+    if change.verified:
+        return None
+    why = {
+        UNTAGGED: "its journal record has no integrity tag (written before this server tagged its "
+        "records, or the tag was removed)",
+        MISMATCH: "its journal record's integrity tag does not match (the record was altered or "
+        "forged, or the journal key was replaced)",
+        DUPLICATE: "its intent appears twice in the journal (a copied line)",
+        NO_KEY: f"its journal record is tagged but the journal key{f' ({key_path})' if key_path else ''} "
+        "is missing, so the tag cannot be checked",
+    }.get(change.trouble or UNTAGGED, "its journal record is not verified")
+    return why
+
+
+def warning_of(change: Change) -> str | None:
+    """What list_changes says about a change whose records are not all trusted."""
+    why = distrust(change)
+    if why is not None:
+        return f"Not verified: {why}. Listed as recorded; undo_change refuses it."
+    if change.ignored:
+        return (
+            f"{change.ignored} later journal record(s) for this change fail the integrity check "
+            "(forged or altered) and were ignored."
+        )
+    return None
+
+
 def undone_by(changes: list[Change]) -> dict[str, Change]:
     """For each change taken back, the undo that did it: an undo counts while it is done and not
-    itself undone (undoing an undo puts the change back)."""
+    itself undone (undoing an undo puts the change back). An unverified undo never counts for a
+    verified change: a forged line must not make a real change look taken back."""
+    verified = {c.change_id: c.verified for c in changes}
     undos: dict[str, list[Change]] = {}
     for change in changes:
-        if change.undoes:
+        if change.undoes and (change.verified or not verified.get(change.undoes, False)):
             undos.setdefault(change.undoes, []).append(change)
     memo: dict[str, Change | None] = {}
 
@@ -85,6 +128,19 @@ def undone_by(changes: list[Change]) -> dict[str, Change]:
         if undo is not None:
             found[change.change_id] = undo
     return found
+
+
+# A lone surrogate (Toggl takes any string as a name) cannot be sent as UTF-8 JSON: shown as U+FFFD.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: Any) -> Any:
+    """Text from the journal or Toggl as it can be answered: lone surrogates replaced by U+FFFD."""
+    if isinstance(text, str):
+        return LONE_SURROGATE.sub("\ufffd", text)
+    if isinstance(text, list):
+        return [printable(item) for item in text]
+    return text
 
 
 def _people(pairs: Iterable[Any]) -> str:
@@ -165,11 +221,21 @@ def summary(change: Change, state: Any = None) -> str:
     return f"undo of {change.undoes}: {said}" if change.undoes else said
 
 
+VERIFIED_FIELD: Any = Field(
+    default=None,
+    description="false: the journal record is not signed by this server (older, altered or forged); "
+    "undo_change refuses it",
+)
+WARNING_FIELD: Any = Field(default=None, description="Why this change's records are not all trusted")
+
+
 class ChangeItem(BaseModel):
     change_id: str
     summary: str
     outcome: str
     undone_by: str | None = None
+    verified: Literal[False] | None = VERIFIED_FIELD
+    warning: str | None = WARNING_FIELD
 
 
 class ChangeLine(BaseModel):
@@ -180,6 +246,8 @@ class ChangeLine(BaseModel):
     outcome: str = Field(description="done, failed, partial, or unknown (the answer was lost)")
     undone_by: str | None = Field(default=None, description="The undo that took it back")
     items: list[ChangeItem] | None = Field(default=None, description="A bulk run's items")
+    verified: Literal[False] | None = VERIFIED_FIELD
+    warning: str | None = WARNING_FIELD
 
 
 class ChangeList(BaseModel):
@@ -189,7 +257,8 @@ class ChangeList(BaseModel):
 
 
 def _utc(text: str) -> str:
-    """An ISO date or time, any offset, as the journal writes times (UTC, ending in Z)."""
+    """An ISO date or time, any offset, as the journal writes times (UTC, ending in Z). One that
+    falls outside years 1 to 9999 in UTC (0001-01-01T00:00+23:59) is clamped to that range."""
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -198,7 +267,13 @@ def _utc(text: str) -> str:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:
+        offset = when.utcoffset()
+        when = datetime.min if offset is not None and offset > timedelta(0) else datetime.max
+        when = when.replace(tzinfo=UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _touches_group(change: Change, group_id: int) -> bool:
@@ -230,7 +305,7 @@ async def list_changes(
     journal = _journal(ctx)
     state = app_state(ctx)
     since = _utc(since) if since is not None else None
-    changes = journal.changes()
+    changes = read_changes(journal)
     undone = undone_by(changes)
     picked = [
         c
@@ -246,30 +321,39 @@ async def list_changes(
         if change.run is None:
             lines.append(
                 ChangeLine(
-                    change_id=change.change_id,
-                    time=change.time,
-                    tool=change.tool,
-                    summary=summary(change, state),
-                    outcome=change.outcome,
+                    change_id=printable(change.change_id),
+                    time=printable(change.time),
+                    tool=printable(change.tool),
+                    summary=printable(summary(change, state)),
+                    outcome=printable(change.outcome),
                     undone_by=item_undo.change_id if item_undo else None,
+                    verified=None if change.verified else False,
+                    warning=warning_of(change),
                 )
             )
             continue
         item = ChangeItem(
-            change_id=change.change_id,
-            summary=summary(change, state),
-            outcome=change.outcome,
+            change_id=printable(change.change_id),
+            summary=printable(summary(change, state)),
+            outcome=printable(change.outcome),
             undone_by=item_undo.change_id if item_undo else None,
+            verified=None if change.verified else False,
+            warning=warning_of(change),
         )
         line = runs.get(change.run)
         if line is None:
             line = runs[change.run] = ChangeLine(
-                change_id=change.run, time=change.time, tool=change.tool, summary="", outcome="", items=[]
+                change_id=printable(change.run),
+                time=printable(change.time),
+                tool=printable(change.tool),
+                summary="",
+                outcome="",
+                items=[],
             )
             lines.append(line)
         assert line.items is not None
         line.items.insert(0, item)
-        line.time = change.time  # the run's first item, as items are read newest first
+        line.time = printable(change.time)  # the run's first item, as items are read newest first
     for run_id, line in runs.items():
         items = [c for c in picked if c.run == run_id]
         assert line.items is not None
@@ -352,12 +436,18 @@ async def _plan_delete_created(ctx: Context, target: Change, journal: Journal) -
     return plan
 
 
-def _earlier_restore(journal: Journal, target: Change) -> tuple[int | None, dict[int, int]]:
+def _trusted(ctx: Context) -> list[Change]:
+    """The verified changes this call read (`_plans`): the only ones an undo takes any word of."""
+    trusted: list[Change] = call_memo(ctx).get(("trusted",), [])
+    return trusted
+
+
+def _earlier_restore(changes: list[Change], target: Change) -> tuple[int | None, dict[int, int]]:
     """What earlier undos of this deletion already did: the group they recreated, and the links
     they re-added (project id → link id), so a second call resumes instead of repeating."""
     group_id: int | None = None
     links: dict[int, int] = {}
-    for change in journal.changes():
+    for change in changes:
         if change.undoes != target.change_id or change.kind != "group_restored":
             continue
         for step in [*change.steps, change.result]:
@@ -376,7 +466,7 @@ async def _plan_recreate(ctx: Context, target: Change, journal: Journal) -> Plan
     e = target.effect
     name = str(e.get("name", ""))
     plan = Plan(target)
-    earlier, linked = _earlier_restore(journal, target)
+    earlier, linked = _earlier_restore(_trusted(ctx), target)
     groups = await read_groups(ctx, org)
     resumed = next((g for g in groups if g.group_id == earlier), None) if earlier else None
     if resumed is None:
@@ -718,9 +808,10 @@ async def plan_undo(ctx: Context, target: Change) -> Plan:
 
 
 def _targets(journal: Journal, change_id: str) -> tuple[list[Change], list[str], list[Change]]:
-    """The changes to undo (a run's items newest first), the notes on those already undone, and
-    the whole journal."""
-    changes = journal.changes()
+    """The changes to undo (a run's items newest first), the notes on those already undone or
+    refused, and the verified changes of the journal: nothing an undo does rests on a record whose
+    integrity tag does not check out."""
+    changes = read_changes(journal)
     single = [c for c in changes if c.change_id == change_id]
     items = single or [c for c in changes if c.run == change_id][::-1]
     if not items:
@@ -729,6 +820,16 @@ def _targets(journal: Journal, change_id: str) -> tuple[list[Change], list[str],
             f"No change {change_id!r} in the journal. Recent ones: {lookup.listing(list(dict.fromkeys(recent)), most=8)}; "
             "list_changes shows them."
         )
+    refused = [c for c in items if not c.verified]
+    if refused and len(refused) == len(items):
+        why = distrust(refused[0], journal.key_path)
+        raise ToolError(
+            f"Not done: {change_id} cannot be undone because {why}, so this server cannot tell it from "
+            "a line someone else wrote. No change was sent to Toggl. list_changes still shows it; "
+            "to reverse it, make the opposite change with the other tools, with the user's approval."
+        )
+    changes = [c for c in changes if c.verified]
+    items = [c for c in items if c.verified]
     undone = undone_by(changes)
     undos = {undone[c.change_id].run or undone[c.change_id].change_id for c in items if c.change_id in undone}
     if not single and len(undos) == 1 and all(c.change_id in undone for c in items):
@@ -740,6 +841,11 @@ def _targets(journal: Journal, change_id: str) -> tuple[list[Change], list[str],
             for c in items
             if c.change_id in undone
         ]
+    notes += [
+        f"{c.change_id} was not undone: {distrust(c, journal.key_path)}; it is not part of {change_id} "
+        "as this server recorded it"
+        for c in refused
+    ]
     return [c for c in items if c.change_id not in undone], notes, changes
 
 
@@ -775,6 +881,7 @@ async def _plans(ctx: Context, change_id: str) -> tuple[list[Plan], list[str]]:
     memo = call_memo(ctx)
     if memo_key not in memo:
         targets, notes, changes = _targets(_journal(ctx), change_id)
+        memo[("trusted",)] = changes
         memo[("restored-ids",)] = restored_ids(changes)
         await _read_links_together(ctx, targets)
         memo[memo_key] = ([await plan_undo(ctx, t) for t in targets], notes)
@@ -876,8 +983,8 @@ async def undo_change(
     return UndoResult(
         undid=change_id,
         change_id=own,
-        restored=report.restored,
-        could_not=report.could_not,
-        nothing_to_do=nothing or None,
+        restored=printable(report.restored),
+        could_not=printable(report.could_not),
+        nothing_to_do=printable(nothing) or None,
         complete=not report.could_not,
     )
