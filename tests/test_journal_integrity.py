@@ -188,7 +188,9 @@ async def test_a_genuine_record_copied_under_another_change_id_fails_its_tag(
                 "delete_group", {"organization_id": ORG, "group_id": ids.GROUP_DESIGNERS, "confirm": True}
             )
         )
-        copies = [dict(r, change_id="ccopied1") for r in lines_of(jpath) if r["change_id"] == deleted["change_id"]]
+        copies = [
+            dict(r, change_id="ccopied1") for r in lines_of(jpath) if r["change_id"] == deleted["change_id"]
+        ]
         plant(jpath, *copies)
         sent = len(sandbox.request_log())
         result = await client.call_tool("undo_change", {"change_id": "ccopied1", "confirm": True})
@@ -234,7 +236,9 @@ async def test_a_forged_failed_outcome_does_not_stop_a_real_change_from_being_un
     async with served() as (client, sandbox):
         created = await a_genuine_change(client)
         plant(jpath, dict(done(created["change_id"]), outcome="failed"))
-        result = ok(await client.call_tool("undo_change", {"change_id": created["change_id"], "confirm": True}))
+        result = ok(
+            await client.call_tool("undo_change", {"change_id": created["change_id"], "confirm": True})
+        )
         assert not any(g["name"] == "Launch Team" for g in sandbox.store.snapshot()["groups"])
     assert result["complete"] is True and result["restored"]
 
