@@ -12,7 +12,8 @@ read before the request leaves. The kinds:
 - `link_added`     {workspace_id, project_id, project, group_id, group}; result has `link_id`
 - `link_removed`   the same with `link_id`
 
-Without a journal (`--no-journal`) recording costs nothing and writes nothing.
+Every record is tagged by the journal (journal.py): undo_change acts only on records whose tag
+checks out. Without a journal (`--no-journal`) recording costs nothing and writes nothing.
 """
 
 from __future__ import annotations
