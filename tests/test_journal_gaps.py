@@ -155,7 +155,7 @@ def toggl_group(name: str, users: list[int]) -> dict[str, Any]:
     }
 
 
-async def test_a_group_name_with_a_lone_surrogate_from_toggl_is_journaled_and_listed(
+async def test_a_group_name_with_a_lone_surrogate_from_toggl_is_answered_journaled_and_listed(
     era: str, jpath: Path
 ) -> None:
     settings = make_settings(organization_id=1, journal_path=jpath)
@@ -167,13 +167,16 @@ async def test_a_group_name_with_a_lone_surrogate_from_toggl_is_journaled_and_li
         toggl.patch("/organizations/1/groups/77").respond(200, json=[])
         toggl.get("/organizations/1/users").respond(200, json=[])
         async with Client(build_server(settings), mode=era) as client:
-            # The tool's own answer is another matter (groups.py); the journal records the change.
-            await client.call_tool("patch_group", {"group_id": 77, "add_user_ids": [12]})
+            # The client turns Toggl's lone surrogate into U+FFFD once, for every answer.
+            patched = ok(await client.call_tool("patch_group", {"group_id": 77, "add_user_ids": [12]}))
             listed = ok(await client.call_tool("list_changes", {}))
+            found = ok(await client.call_tool("list_groups", {}))
+    assert "\ufffdx" in json.dumps(patched, ensure_ascii=False)
+    assert [g["name"] for g in found["groups"]] == ["\ufffdx"]
     (change,) = Journal(jpath).changes()
-    assert change.effect["name"] == LONE and change.verified  # kept exactly, tag and all
+    assert change.effect["name"] == "\ufffdx" and change.verified
     (line,) = listed["changes"]
-    assert "\ufffdx" in line["summary"]  # shown with U+FFFD: a lone surrogate is not valid UTF-8
+    assert "\ufffdx" in line["summary"]
 
 
 def test_a_lone_surrogate_in_a_record_is_written_as_valid_utf8_and_read_back(jpath: Path) -> None:
@@ -183,7 +186,8 @@ def test_a_lone_surrogate_in_a_record_is_written_as_valid_utf8_and_read_back(jpa
     )
     jpath.read_bytes().decode("utf-8")  # every byte valid UTF-8
     (change,) = Journal(jpath).changes()
-    assert change.change_id == change_id and change.effect["name"] == LONE and change.verified
+    # Written as U+FFFD (the journal's text is what Toggl's client hands on), and verified.
+    assert change.change_id == change_id and change.effect["name"] == "\ufffdx" and change.verified
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import httpx
 
 from .. import __version__
 from ..config import Settings
-from .errors import Kind, TogglError, parse_toggl_message, shorten
+from .errors import Kind, TogglError, mend, parse_toggl_message, shorten
 
 if TYPE_CHECKING:
     from ..shared import Redis, SharedFreshGroups, SharedPacer, SharedQuota
@@ -71,6 +71,8 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets` blanked out, and any lone surrogate (`mend`) replaced."""
+    text = mend(text)
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)

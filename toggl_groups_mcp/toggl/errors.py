@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 # What we know about the effect of a failed request on Toggl's side.
 Effect = Literal["none", "unknown"]
@@ -21,6 +22,16 @@ def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A `\ud800` escape in JSON decodes to a lone surrogate, which no UTF-8 answer can carry: a tool
+# result, a log line or a journal record holding one fails to encode. Toggl's text gets U+FFFD.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def mend(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD (paired ones never reach a str)."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def parse_toggl_message(body: bytes | str) -> str:
     """Toggl's own words from an error body: a JSON string, an object with a message, or raw text,
     whole: shorten it (with `shorten`) only after secrets are scrubbed from it."""
@@ -32,6 +43,10 @@ def parse_toggl_message(body: bytes | str) -> str:
         data = json.loads(text)
     except ValueError:
         return text
+    return mend(_message_in(data, text))
+
+
+def _message_in(data: Any, text: str) -> str:
     if isinstance(data, str):
         return data.strip()
     if isinstance(data, dict):
