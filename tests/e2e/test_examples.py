@@ -165,14 +165,18 @@ async def test_the_team_host_configs_reach_a_server_run_as_compose_runs_it() -> 
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
+    from tests.e2e.test_team_server import ALEX_TOKEN, GUSTAVO_TOKEN
     from tests.redis_server import RedisServer, free_port
-    from toggl_groups_mcp.sandbox import SECOND_TOKEN, SandboxConfig, SandboxThread
+    from toggl_groups_mcp.sandbox import SandboxConfig, SandboxThread
+    from toggl_groups_mcp.sandbox.demo import USER_GUSTAVO
 
     command = compose_command()
     port = free_port()
     command[command.index("--workers") + 1] = "2"
     command[command.index("--port") + 1] = str(port)
-    with RedisServer() as redis, SandboxThread(SandboxConfig()) as sandbox:
+    # Per-user tokens must have a Toggl token's shape: a sandbox whose two users' tokens do.
+    config = SandboxConfig(token=ALEX_TOKEN, other_tokens={GUSTAVO_TOKEN: USER_GUSTAVO})
+    with RedisServer() as redis, SandboxThread(config) as sandbox:
         env = {
             **quiet_env(),
             "TOGGL_API_URL": sandbox.url,
@@ -186,7 +190,7 @@ async def test_the_team_host_configs_reach_a_server_run_as_compose_runs_it() -> 
             seen = {}
             for config, (key, fill) in TEAM_CONFIGS.items():
                 entry = json.loads((TEAM / config).read_text())[key]["toggl-groups"]
-                for user, toggl_token in (("alex", sandbox.token), ("gustavo", SECOND_TOKEN)):
+                for user, toggl_token in (("alex", ALEX_TOKEN), ("gustavo", GUSTAVO_TOKEN)):
                     values = {"TEAM": "team-bearer-0123456789", "USER": toggl_token}
                     headers = {
                         name: functools.reduce(
