@@ -12,6 +12,7 @@ send it, so that the second request can be replayed under another token.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -241,3 +242,40 @@ async def test_servers_without_a_shared_key_refuse_each_others_state(sandbox: Sa
         refused = await post(http, answering, ALEX, answer)
     assert refused["error"]["message"] == REFUSED_STATE, refused
     assert deletes(sandbox) == []
+
+
+async def test_the_workers_of_one_server_answer_each_others_questions_with_the_key_their_parent_made(
+    sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--workers N` with no TOGGL_MCP_STATE_KEY: the parent makes one key and every worker it
+    starts seals and opens with it. Two workers are built here as uvicorn would build them, from
+    the environment the parent leaves, and the answer goes to the worker that did not ask."""
+    import uvicorn
+
+    from toggl_groups_mcp.http import STATE_KEY as STATE_KEY_VAR
+    from toggl_groups_mcp.http import WORKER_OPTIONS, serve_workers, worker_app
+
+    for name in ("TOGGL_MCP_STATE_KEY", "TOGGL_API_TOKEN", "TOGGL_MCP_REDIS_URL", WORKER_OPTIONS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TOGGL_API_URL", sandbox.url)
+    monkeypatch.setenv("TOGGL_MCP_PER_USER_TOKENS", "1")
+    monkeypatch.setenv("TOGGL_MCP_HTTP_TOKEN", BEARER)
+    monkeypatch.setenv("TOGGL_MCP_JOURNAL", "off")
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append({"app": app, **options}))
+
+    serve_workers(Settings.from_env(None), {"journal": None}, host="127.0.0.1", port=0, workers=2)
+
+    assert [(s["app"], s["workers"], s["factory"]) for s in started] == [
+        ("toggl_groups_mcp.http:worker_app", 2, True)
+    ]
+    assert len(os.environ[STATE_KEY_VAR]) >= 32  # made by the parent, inherited by each worker
+    async with (
+        serving_app(worker_app()) as asking,
+        serving_app(worker_app()) as answering,
+        httpx.AsyncClient(timeout=TIMEOUT) as http,
+    ):
+        answer = await ask(http, asking, ALEX, "delete_group", DELETE)
+        done = await post(http, answering, ALEX, answer)
+    assert done["result"]["structuredContent"]["deleted"] is True, done
+    assert deletes(sandbox) == [DELETE_PATH]

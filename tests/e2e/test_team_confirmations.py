@@ -2,7 +2,9 @@
 --workers 2 --sandbox` with per-user tokens and Redis, and a 2026-07-28 client answering the
 question. The answer comes back as a second request that either worker may get: every one goes
 through (the workers share the key that seals the question's requestState), and an answer replayed
-with another user's token is refused with nothing deleted.
+with another user's token is refused with nothing deleted. (Which worker takes a request is the
+kernel's choice; the in-process tests in tests/test_team_confirmations.py send the answer to the
+other worker on purpose.)
 
 Which worker answered each request is read from Linux's /proc: the worker process holding the
 server's end of the request's connection, found while the response is being read.
@@ -143,14 +145,17 @@ async def test_every_confirmation_succeeds_whichever_worker_gets_the_answer(tmp_
     assert failed == [], f"{len(failed)} of {CONFIRMATIONS} confirmations failed: {failed}"
     assert len(asked) == CONFIRMATIONS
     assert len(deletes) == CONFIRMATIONS, deletes
-    # Both workers took answers, and at least one answer reached the other worker than its question.
+    # Every round was answered by one of the workers. Which one is the kernel's choice (on a busy
+    # machine one worker may take them all), so the spread is printed, not asserted: that the
+    # workers share their parent's key is shown deterministically in
+    # tests/test_team_confirmations.py, with the answer sent to the worker that did not ask.
     questions = [pid for kind, pid in rounds if kind == "question"]
     answers = [pid for kind, pid in rounds if kind == "answer"]
-    print(f"questions by worker {questions}; answers by worker {answers}; workers {workers}")
+    crossed = sum(q != a for q, a in zip(questions, answers, strict=True))
+    print(f"questions by worker {questions}; answers by worker {answers}; {crossed} crossed workers")
     assert len(questions) == len(answers) == CONFIRMATIONS, rounds
     assert None not in questions + answers, rounds
-    assert len(set(answers)) == 2 and set(answers) <= workers, (answers, workers)
-    assert any(q != a for q, a in zip(questions, answers, strict=True)), (questions, answers)
+    assert set(questions + answers) <= workers, (questions, answers, workers)
 
 
 async def test_an_answer_replayed_with_another_users_token_is_refused_by_every_worker(tmp_path: Path) -> None:
