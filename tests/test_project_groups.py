@@ -292,11 +292,11 @@ async def test_remove_by_project_and_group_without_confirmation_previews_in_name
     ]
 
 
-async def test_names_heard_earlier_are_read_again_for_the_question(
+async def test_names_heard_earlier_cost_the_preview_no_request(
     client: Client, toggl: respx.MockRouter, named: None
 ) -> None:
-    """A question names only what Toggl answered during the call: a name heard earlier (or by
-    another process, through Redis) may be stale or forged, and the human approves by names."""
+    """A question may name what Toggl told this process in earlier calls (never what only another
+    process said through Redis: tests/test_shared_trust.py); only the link is read again."""
     toggl.get(LINKS).respond(200, json=[link(902, 3, 7)])
     await client.call_tool("list_projects", {})
     await client.call_tool("list_groups", {"organization_id": ORG})
@@ -304,12 +304,7 @@ async def test_names_heard_earlier_are_read_again_for_the_question(
     before = len(sent(toggl))
     text = tool_error(await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7}))
     assert "Design loses access to Website (3) in Main (5)" in text
-    assert [s.path for s in sent(toggl)[before:]] == [
-        LINKS,
-        "/me/workspaces",
-        f"/organizations/{ORG}/groups",
-        PROJECTS,
-    ]
+    assert [s.path for s in sent(toggl)[before:]] == [LINKS]
 
 
 async def test_a_lookup_that_toggl_refuses_reports_toggl_message_and_deletes_nothing(

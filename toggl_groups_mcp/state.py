@@ -127,6 +127,37 @@ class Cache(Protocol):
     async def get_or_load(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T: ...
 
 
+@dataclass
+class OwnedCache:
+    """A cache others can write to (Redis, `shared.SharedCache`), with the answers Toggl gave this
+    process kept apart in `own`: read tools take any answer, a deciding call only its own."""
+
+    shared: Cache
+    own: LocalCache
+
+    async def get(self, key: tuple[Any, ...]) -> Any | None:
+        return await self.shared.get(key)
+
+    async def put(self, key: tuple[Any, ...], value: Any) -> None:
+        await self.own.put(key, value)
+        await self.shared.put(key, value)
+
+    async def get_or_load(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+        hit = await self.shared.get(key)
+        if hit is not None:
+            return hit
+        value = await load()
+        await self.put(key, value)
+        return value
+
+
+def own_answers(cache: Cache) -> LocalCache | None:
+    """The part of a cache that holds only what Toggl told this process."""
+    if isinstance(cache, LocalCache):
+        return cache
+    return cache.own if isinstance(cache, OwnedCache) else None
+
+
 # Where a deciding call keeps what it read and heard, in its memo (see `deciding_state`).
 CALL_CACHE = "cache"
 CALL_NAMES = ("names",)
@@ -134,23 +165,36 @@ CALL_NAMES = ("names",)
 
 @dataclass
 class CallCache:
-    """The discovery cache as a deciding call sees it: only answers Toggl gave during this call.
+    """The discovery cache as a deciding call sees it: answers Toggl gave during this call, else
+    answers Toggl gave this process earlier (`local`), never one from Redis, which anyone who can
+    write there may have forged.
 
-    Loads still go to the shared cache (`shared`), for the reads of other calls that decide nothing;
-    nothing is taken from it. The answers live in the call's memo, so clearing the memo (a re-read
-    after the human answered) forgets them too."""
+    `fresh` is for what decides what a change loses (a deletion's project lists): read during this
+    call whatever this process has cached. Loads also go to the state's cache (`shared`), for later
+    calls. The call's own answers live in its memo, so clearing the memo (a re-read after the human
+    answered) forgets them too; `local` answers stay (they name things and pick defaults)."""
 
     memo: dict[tuple[Any, ...], Any]
     shared: Cache
+    local: LocalCache | None = None
 
     async def get(self, key: tuple[Any, ...]) -> Any | None:
-        return self.memo.get((CALL_CACHE, key))
+        if (CALL_CACHE, key) in self.memo:
+            return self.memo[(CALL_CACHE, key)]
+        return None if self.local is None else await self.local.get(key)
 
     async def put(self, key: tuple[Any, ...], value: Any) -> None:
         self.memo[(CALL_CACHE, key)] = value
         await self.shared.put(key, value)
 
     async def get_or_load(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+        hit = await self.get(key)
+        if hit is not None:
+            return hit
+        return await self.fresh(key, load)
+
+    async def fresh(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+        """This call's answer for `key`, read now unless this call already read it."""
         if (CALL_CACHE, key) in self.memo:
             hit: T = self.memo[(CALL_CACHE, key)]
             return hit
@@ -159,18 +203,24 @@ class CallCache:
         return value
 
 
+async def read_fresh(cache: Cache, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+    """`load`'s answer as read in this call when the call decides (`CallCache.fresh`); from the
+    cache otherwise (a read tool decides nothing)."""
+    if isinstance(cache, CallCache):
+        return await cache.fresh(key, load)
+    return await cache.get_or_load(key, load)
+
+
 @dataclass
 class CallNames:
-    """The name book as a deciding call sees it: `get` answers only with names heard during this
-    call (a name from another call, or from Redis, could be stale or forged, and a question that
-    names the wrong group gets the wrong thing approved). `shown` also consults the whole book, for
-    results, which decide nothing. What the call hears goes to the book as usual."""
+    """The name book as a deciding call sees it: `get` answers with names heard during this call,
+    else with names Toggl told this process earlier (`NameBook.own`), never with one that only
+    another process said through Redis (it could be forged, and a question that names the wrong
+    group gets the wrong thing approved). `shown` also consults the whole book, for results,
+    which decide nothing. What the call hears goes to the book as usual."""
 
     book: NameBook
     memo: dict[tuple[Any, ...], Any]
-    # Also names Toggl told this process in earlier calls (never those only Redis said): for the
-    # journal of a change that loses nothing, which has no question to answer.
-    own: bool = False
 
     @property
     def heard(self) -> dict[tuple[Any, ...], Any]:
@@ -183,7 +233,7 @@ class CallNames:
 
     def get(self, key: tuple[Any, ...]) -> Any | None:
         found = self.heard.get(key)
-        return self.book.own(key) if found is None and self.own else found
+        return self.book.own(key) if found is None else found
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
         self.heard[key] = value
@@ -214,6 +264,12 @@ class AppState:
     calls: dict[int, dict[tuple[Any, ...], Any]] = field(default_factory=dict)
     # The state as each deciding call sees it (see `deciding_state`), by the id of its Context.
     views: dict[int, AppState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if own_answers(self.cache) is None and not isinstance(self.cache, CallCache):
+            # A cache others can write to (Redis): keep what Toggl told this process apart too,
+            # so that a deciding call can still use it (see `CallCache`).
+            self.cache = OwnedCache(self.cache, LocalCache(ttl=self.settings.cache_ttl))
 
 
 # The header that carries each user's own Toggl token to a team server (TOGGL_MCP_PER_USER_TOKENS).
@@ -298,17 +354,17 @@ def app_state(ctx: Context) -> AppState:
     return base.views.get(id(ctx), base)
 
 
-def deciding_state(ctx: Context, *, own_names: bool = False) -> AppState:
+def deciding_state(ctx: Context) -> AppState:
     """The state as a call that changes Toggl must see it, from here to its end.
 
     What a human is asked, whether they are asked, and what the journal keeps to undo a change are
-    built only from answers Toggl gave during this call: the discovery cache (`CallCache`) and the
-    name book (`CallNames`) answer only with what this call read. The shared cache and the names
-    other calls or processes heard, through Redis or not, may be stale or forged: they save
-    requests only where a wrong value decides nothing (results, read tools). Every tool behind the
-    confirmation gate is in this mode (the gate enters it), and so are the other writing tools:
-    with `own_names`, for a change that loses nothing and asks nothing, names Toggl told this
-    process in earlier calls also count (never one that only Redis said).
+    never built from what only another process said (the Redis cache, names another process
+    heard): anyone who can write to Redis can forge those. They come from answers Toggl gave
+    during this call or, for names and discovery answers (`CallCache`, `CallNames`), earlier in
+    this process. What decides what a change loses (the group's members and workspaces, the
+    links, a deletion's project lists) is read during the call (`call_memo`, `CallCache.fresh`).
+    Every tool behind the confirmation gate is in this mode (the gate enters it), and so are the
+    other writing tools.
     """
     base = _token_state(ctx)
     key = id(ctx)
@@ -317,8 +373,8 @@ def deciding_state(ctx: Context, *, own_names: bool = False) -> AppState:
         memo = call_memo(ctx)
         view = dataclasses.replace(
             base,
-            cache=CallCache(memo, base.cache),
-            names=CallNames(_book(base.names), memo, own=own_names),
+            cache=CallCache(memo, base.cache, own_answers(base.cache)),
+            names=CallNames(_book(base.names), memo),
             views={},
         )
         base.views[key] = view
@@ -331,8 +387,9 @@ def _book(names: NameBook | CallNames) -> NameBook:
 
 
 def forget_reads(ctx: Context) -> None:
-    """Forget what this call read (and the names it heard), so that the next reads go to Toggl:
-    after a human answered, the answers read before the question may be stale."""
+    """Forget what this call read, so that what decides what a change loses is read again: after a
+    human answered, the answers read before the question may be stale. Names (and discovery
+    answers) Toggl told this process stay usable."""
     call_memo(ctx).clear()
 
 

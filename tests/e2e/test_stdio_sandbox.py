@@ -350,12 +350,18 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 assert fragment in message, (tool, message)
             previews += sent
         assert [r for r in previews if r[0] != "GET"] == []
-        # Every preview is read from Toggl for its own call: someone may have changed things since.
-        # Names come from what the session already heard (workspaces, groups, projects), except
-        # what a deletion loses: the group's projects and who can reach them.
+        # What decides what is lost is read from Toggl in each preview's own call (someone may have
+        # changed things since): the group's members and workspaces, the links, and a deletion's
+        # project lists. Names and the workspace list come from what this process already heard
+        # from Toggl (never from what only another process said through Redis).
         assert previews == [
+            # update_group: the group's members now
             ("GET", GROUPS, {}, None),
+            # patch_group: the group's members now
             ("GET", GROUPS, {}, None),
+            # delete_group: the group, then every project list and its links, in each workspace of
+            # the organization (not only those the group is assigned to): a project created a
+            # minute ago must not be missed, or undo could not restore its link
             ("GET", GROUPS, {}, None),
             (
                 "GET",
@@ -364,16 +370,24 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 None,
             ),
             ("GET", LINKS, {"project_ids": f"{PROJECT_BRAND_REFRESH},{PROJECT_WEBSITE_REDESIGN}"}, None),
-            # ... in every workspace of the organization, not only those the group is assigned to
-            # (Engineering's project list is the one review_access read a moment ago)
+            # ... Engineering's list too, though review_access read it a moment ago
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
             (
                 "GET",
                 f"/workspaces/{WS_ACME_ENGINEERING}/project_groups",
                 {"project_ids": f"{PROJECT_API_PLATFORM},{PROJECT_DATA_PIPELINE},{PROJECT_LEGACY_INTRANET}"},
                 None,
             ),
+            # remove_project_group: the link now (group, project and workspace names already heard)
             ("GET", LINKS, {"project_ids": str(PROJECT_BRAND_REFRESH)}, None),
+            # remove_group_from_projects: the links now
             ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
+            # remove_user_from_groups: the groups holding the user now
             ("GET", GROUPS, {}, None),
         ]
         assert control.state() == before
@@ -480,8 +494,8 @@ async def test_every_tool_over_stdio_against_the_sandbox(
     acme_design_links = {link for link in control.links() if link[0] == WS_ACME_DESIGN}
     assert acme_design_links == {(WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS)}
     # 9 reads (list_workspaces is answered from the cache), 3 for the access review, 6 reads inside
-    # write tools, 9 for the previews, 13 writes: nothing else was spent
-    assert len(control.requests()) == 40
+    # write tools, 10 for the previews, 13 writes: nothing else was spent
+    assert len(control.requests()) == 41
 
 
 class Human:

@@ -139,10 +139,10 @@ async def add_group_to_projects(
     workspace_id: WorkspaceId = None,
 ) -> BulkResult:
     """Give a group access to many projects."""
-    # As in add_project_group: the default workspace may come from the shared cache (adding loses
-    # nothing); the journal names only what Toggl told this process, never what Redis said.
-    ws = await scope.workspace_id(app_state(ctx), workspace_id)
-    state = deciding_state(ctx, own_names=True)
+    # As in add_project_group: the default workspace and the journal's names only as Toggl told
+    # this process, never as Redis said.
+    state = deciding_state(ctx)
+    ws = await scope.workspace_id(state, workspace_id)
     wanted = dedupe(project_ids) or []
     linked = {x.pid for x in await fetch_links(state, ws, wanted) if x.group_id == group_id}
     todo = [p for p in wanted if p not in linked]

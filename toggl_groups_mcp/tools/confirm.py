@@ -14,9 +14,10 @@ before the tool body:
 - otherwise: a tool error that carries the preview and tells the model to ask the user, then call
   again with `confirm: true`. No mutating request has been sent.
 
-From the gate on, the call sees only what it read itself (`state.deciding_state`): the preview,
-whether to ask, and what the journal keeps are never built from a cache or a name book that other
-calls, or other processes through Redis, filled.
+From the gate on, the call is a deciding one (`state.deciding_state`): the preview, whether to
+ask, and what the journal keeps are never built from what only another process said through Redis
+(its cache or its names). What decides what is lost is read during the call; names and discovery
+answers may be what Toggl told this process earlier.
 """
 
 from __future__ import annotations

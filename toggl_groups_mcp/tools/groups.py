@@ -203,10 +203,10 @@ async def create_group(
     workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids")] = None,
 ) -> GroupResult:
     """Create a group."""
-    # The default organization may come from the shared cache (creating loses nothing); the
-    # journal names only what Toggl told this process, never what Redis said.
-    org = await scope.organization_id(app_state(ctx), organization_id)
-    state = deciding_state(ctx, own_names=True)
+    # The default organization and the journal's names: only as Toggl told this process, never
+    # as Redis said (with two organizations, a forged list of one would pick where it goes).
+    state = deciding_state(ctx)
+    org = await scope.organization_id(state, organization_id)
     body: dict[str, Any] = {"name": name}
     if user_ids is not None:
         body["users"] = dedupe(user_ids)

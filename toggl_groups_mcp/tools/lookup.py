@@ -4,9 +4,10 @@ A person asks in names ("take Design off Legacy Intranet") and wants the answer 
 read that carries names (groups and their members, projects, workspaces, organization users)
 feeds a name book; results look names up there first and ask Toggl only for what is missing.
 
-A call that changes Toggl sees only what it read itself (`state.deciding_state`): its questions
-and its journal name only what Toggl answered during the call, never a name or a project list
-another call (or another process, through Redis) left behind. `shown_name` is for results.
+A call that changes Toggl (`state.deciding_state`) names things in its questions and its journal
+only as Toggl told this process (during the call or earlier), never as another process said
+through Redis; what decides what the change loses (members, links, a deletion's project lists) it
+reads during the call. `shown_name` is for results, and may use any name heard.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
-from ..state import AppState, CallNames, app_state, call_memo
+from ..state import AppState, CallNames, app_state, call_memo, read_fresh
 from ..toggl.models import TogglGroup, TogglProjectGroup, parse_links
 from . import scope
 
@@ -37,7 +38,8 @@ def remember(state: AppState, kind: str, item_id: int, name: Any) -> None:
 
 
 def name_of(state: AppState, kind: str, item_id: int) -> str | None:
-    """The name to show in a question or to journal: in a deciding call, one heard in that call."""
+    """The name to show in a question or to journal: in a deciding call, one Toggl told this
+    process (in this call or earlier), never one only another process said through Redis."""
     found = state.names.get((kind, item_id))
     return found if isinstance(found, str) else None
 
@@ -123,8 +125,15 @@ async def _project_pages(state: AppState, ws: int, search: str | None = None) ->
             return
 
 
-async def all_projects(state: AppState, ws: int) -> list[Project]:
-    """A workspace's projects, kept for a minute like other discovery answers."""
+def projects_key(ws: int) -> tuple[Any, ...]:
+    """The cache key of a workspace's whole project list (`all_projects`). A deciding call that
+    finds through it what a change loses reads it in the call (`fresh=True`: `projects_of_group`)."""
+    return ("all-projects", ws)
+
+
+async def all_projects(state: AppState, ws: int, *, fresh: bool = False) -> list[Project]:
+    """A workspace's projects, kept for a minute like other discovery answers. `fresh`: in a
+    deciding call, read during the call even when this process has the list (`state.read_fresh`)."""
 
     async def load() -> list[list[Any]]:
         found: list[list[Any]] = []
@@ -132,11 +141,12 @@ async def all_projects(state: AppState, ws: int) -> list[Project]:
             found += [[p.id, p.name, p.active] for p in page]
         return found
 
-    rows = await state.cache.get_or_load(("all-projects", ws), load)
+    key = projects_key(ws)
+    rows = await (read_fresh(state.cache, key, load) if fresh else state.cache.get_or_load(key, load))
     projects = _projects(rows, ws)
     if projects is None:  # not what this process would have cached: read it again
         rows = await load()
-        await state.cache.put(("all-projects", ws), rows)
+        await state.cache.put(key, rows)
         projects = _projects(rows, ws) or []
     return projects
 
@@ -159,7 +169,7 @@ def _projects(rows: Any, ws: int) -> list[Project] | None:
 
 
 async def _cached_projects(state: AppState, ws: int) -> list[Project] | None:
-    rows = await state.cache.get(("all-projects", ws))
+    rows = await state.cache.get(projects_key(ws))
     return None if rows is None else _projects(rows, ws)
 
 
@@ -226,10 +236,17 @@ async def projects_of_group(
     not only those it is assigned to, since a link can outlive (or predate) the assignment and a
     deletion preview must not understate what is lost."""
     state = app_state(ctx)
+    # The workspace list may be this process's cached one: the group's own workspaces (read in the
+    # call) are always scanned; only a workspace created within the cache's minute, and holding a
+    # link of a group not assigned to it, could be left out.
     in_org = [int(w["id"]) for w in await workspace_rows(state) if w.get("organization_id") == org]
     reached: dict[int, tuple[Project, TogglProjectGroup]] = {}
     for ws in dict.fromkeys([*group.workspaces, *in_org]):
-        projects = {p.id: p for p in await all_projects(state, ws)}
+        # Always read in a deciding call (delete_group and its journal), even when this process
+        # has the list cached: the links a deletion loses are found through it, and a project
+        # created a minute ago must not be missed, or the question understates the loss and
+        # undo cannot restore that link. (A read tool, get_group_access, takes the cached list.)
+        projects = {p.id: p for p in await all_projects(state, ws, fresh=True)}
         for link in await links_of(ctx, ws, list(projects)):
             if link.group_id == group.group_id and link.pid in projects:
                 reached[link.id] = (projects[link.pid], link)

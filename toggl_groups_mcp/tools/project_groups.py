@@ -97,11 +97,10 @@ async def add_project_group(
     workspace_id: WorkspaceId = None,
 ) -> LinkAdded:
     """Give a group access to a project."""
-    # The default workspace may come from the shared cache: a wrong one makes Toggl refuse, and
-    # adding loses nothing. The journal names only what Toggl told this process, never what Redis
-    # said.
-    ws = await scope.workspace_id(app_state(ctx), workspace_id)
-    state = deciding_state(ctx, own_names=True)
+    # The default workspace and the journal's names: only as Toggl told this process, never as
+    # Redis said (`deciding_state`).
+    state = deciding_state(ctx)
+    ws = await scope.workspace_id(state, workspace_id)
     effect = journaling.link_effect(state, "link_added", ws, project_id, group_id)
     arguments = {"workspace_id": ws, "project_id": project_id, "group_id": group_id}
     async with journaling.recording(ctx, "add_project_group", arguments, effect, workspace_id=ws) as entry:
@@ -157,13 +156,16 @@ async def _find_link(ctx: Context, ws: int, project_id: int, group_id: int) -> T
 
 async def _link_by_id(ctx: Context, ws: int, link_id: int) -> TogglProjectGroup:
     """Which project and group a link joins: Toggl lists links only by project, so the workspace's
-    projects (cached) are queried 200 at a time until the link turns up."""
+    projects are queried 200 at a time until the link turns up. The links are read in the call;
+    the project list may be this process's cached one, and is read again only when the link is
+    not found through it (a project created since)."""
     state = app_state(ctx)
-    project_ids = [p.id for p in await lookup.all_projects(state, ws)]
-    for start in range(0, len(project_ids), lookup.LINK_QUERY_IDS):
-        for link in await lookup.links_of(ctx, ws, project_ids[start : start + lookup.LINK_QUERY_IDS]):
-            if link.id == link_id:
-                return link
+    for fresh in (False, True):
+        project_ids = [p.id for p in await lookup.all_projects(state, ws, fresh=fresh)]
+        for start in range(0, len(project_ids), lookup.LINK_QUERY_IDS):
+            for link in await lookup.links_of(ctx, ws, project_ids[start : start + lookup.LINK_QUERY_IDS]):
+                if link.id == link_id:
+                    return link
     raise ToolError(
         f"Workspace {ws} has no project-group link {link_id}; nothing was changed. "
         "get_project_access or list_project_groups show the links."
