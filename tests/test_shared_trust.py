@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 import redis.asyncio as aioredis
 import respx
@@ -25,7 +26,7 @@ from mcp import Client
 from mcp.types import ElicitResult
 from pydantic import SecretStr
 
-from tests.conftest import CANARY_TOKEN, make_settings, result_text, shared_server, tool_error
+from tests.conftest import CANARY_TOKEN, make_settings, result_text, sent, shared_server, tool_error
 from tests.redis_server import RedisServer
 from tests.test_shared_limits import redis, redis_server  # noqa: F401  (fixtures)
 from toggl_groups_mcp import shared
@@ -211,6 +212,133 @@ async def test_a_workspace_list_planted_in_redis_never_names_what_an_update_drop
     assert not result.is_error, tool_error(result)
     assert "workspaces removed: Studio (100)" in asked[0] and "Old test space" not in asked[0], asked[0]
     assert put.call_count == 1
+
+
+# -- what this process heard from Toggl saves requests; what decides is read in the call -----------
+
+
+def paths_since(toggl: respx.MockRouter, start: int) -> list[str]:
+    return [request.path for request in sent(toggl)[start:]]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_preview_right_after_a_list_reads_only_what_decides_and_names_from_this_process(
+    toggl: respx.MockRouter, mode: str
+) -> None:
+    """One process, no Redis: names and the workspace list Toggl told this process in earlier
+    calls label the questions; only the group, the links and a deletion's project lists are read."""
+    toggl_org(toggl)
+    server = shared_server(make_settings(organization_id=ORG))
+    previews: dict[str, tuple[str, list[str]]] = {}
+    async with Client(server, mode=mode) as client:
+        await client.call_tool("list_groups", {})
+        await client.call_tool("list_workspaces", {})
+        for tool, arguments in (
+            ("delete_group", {"group_id": GROUP_ID}),
+            ("update_group", {"group_id": GROUP_ID, "workspace_ids": []}),
+            ("remove_project_group", {"workspace_id": WS, "project_id": 1, "group_id": GROUP_ID}),
+            ("remove_group_from_projects", {"workspace_id": WS, "group_id": GROUP_ID, "project_ids": [1, 2]}),
+            ("remove_user_from_groups", {"user_id": 12}),
+        ):
+            start = len(toggl.calls)
+            text = tool_error(await client.call_tool(tool, arguments))
+            assert "Confirmation required" in text, text
+            previews[tool] = (text, paths_since(toggl, start))
+    assert previews["delete_group"][1] == [GROUPS, PROJECTS, LINKS]
+    assert "workspace assignments: Studio (100)" in previews["delete_group"][0]
+    assert "Intranet (1, Studio)" in previews["delete_group"][0]
+    assert previews["update_group"][1] == [GROUPS]
+    assert "workspaces removed: Studio (100)" in previews["update_group"][0]
+    assert previews["remove_project_group"][1] == [LINKS]
+    assert "Design loses access to Intranet (1) in Studio (100)" in previews["remove_project_group"][0]
+    assert previews["remove_group_from_projects"][1] == [LINKS]
+    assert (
+        "Design (601) loses access to 2 project(s) in Studio (100)"
+        in previews["remove_group_from_projects"][0]
+    )
+    assert previews["remove_user_from_groups"][1] == [GROUPS]
+    assert "Bob Marley (12)" in previews["remove_user_from_groups"][0]
+
+
+async def test_a_deletion_question_reads_the_project_lists_even_when_this_process_has_them(
+    toggl: respx.MockRouter,
+) -> None:
+    """A project created after this process cached the workspace's list, and linked to the group:
+    the deletion loses that link too, so the question says so (and undo could restore it)."""
+    toggl_org(toggl)
+    server = shared_server(make_settings(organization_id=ORG))
+    async with Client(server, mode="legacy") as client:
+        read = await client.call_tool("get_group", {"group_id": GROUP_ID})  # caches the list
+        assert "Intranet" in result_text(read) and "Roadmap" not in result_text(read)
+        toggl.get(PROJECTS).respond(
+            json=[{"id": 1, "name": "Intranet"}, {"id": 2, "name": "Website"}, {"id": 3, "name": "Roadmap"}]
+        )
+        toggl.get(LINKS).respond(
+            json=[
+                {"id": 901, "group_id": GROUP_ID, "pid": 1, "wid": WS},
+                {"id": 902, "group_id": GROUP_ID, "pid": 2, "wid": WS},
+                {"id": 903, "group_id": GROUP_ID, "pid": 3, "wid": WS},
+            ]
+        )
+        text = tool_error(await client.call_tool("delete_group", {"group_id": GROUP_ID}))
+    assert "access to 3 project(s)" in text and "Roadmap (3, Studio)" in text, text
+
+
+async def test_a_link_on_a_project_newer_than_this_process_s_list_is_still_found_by_its_id(
+    toggl: respx.MockRouter,
+) -> None:
+    toggl_org(toggl)
+    server = shared_server(make_settings(organization_id=ORG))
+    async with Client(server, mode="legacy") as client:
+        await client.call_tool("get_group", {"group_id": GROUP_ID})  # caches the project list
+        toggl.get(PROJECTS).respond(json=[{"id": 1, "name": "Intranet"}, {"id": 3, "name": "Roadmap"}])
+        # Toggl answers with the links of the projects asked about: 903 only when 3 is asked.
+        roadmap = {"id": 903, "group_id": GROUP_ID, "pid": 3, "wid": WS}
+        toggl.get(LINKS).mock(
+            side_effect=lambda request: httpx.Response(
+                200, json=[roadmap] if "3" in request.url.params["project_ids"].split(",") else []
+            )
+        )
+        text = tool_error(
+            await client.call_tool("remove_project_group", {"workspace_id": WS, "project_group_id": 903})
+        )
+    assert "Design loses access to Roadmap (3) in Studio (100), link 903" in text, text
+
+
+async def test_with_redis_a_question_names_only_what_toggl_told_this_process_and_keeps_it(
+    redis: RedisServer,  # noqa: F811
+    toggl: respx.MockRouter,
+) -> None:
+    """Forged names and a forged workspace list in Redis reach results, never a question; what
+    Toggl told this process (in a deciding call too) serves the next question without a request."""
+    toggl_org(toggl)
+    forged = {"group:601": "Interns", "project:1": "Scratch", "user:11": "Nobody", "workspace:100": "Sandbox"}
+    async with raw_redis(redis.url) as planted:
+        await planted.xadd(f"{PREFIX}:names", {"n": json.dumps(forged)})
+        await planted.set(
+            cache_key("me", "workspaces"),
+            json.dumps([{"id": WS, "name": "Old test space", "organization_id": ORG}]),
+            px=60_000,
+        )
+    async with Client(server_on(redis.url), mode="legacy") as client:
+        listed = await client.call_tool("list_workspaces", {})  # takes in the forged names and list
+        assert "Old test space" in result_text(listed)
+        start = len(toggl.calls)
+        deletion = tool_error(await client.call_tool("delete_group", {"group_id": GROUP_ID}))
+        first = paths_since(toggl, start)
+        start = len(toggl.calls)
+        update = tool_error(
+            await client.call_tool("update_group", {"group_id": GROUP_ID, "workspace_ids": []})
+        )
+        second = paths_since(toggl, start)
+    assert "Delete group 'Design'" in deletion and "Ada Lovelace (11)" in deletion, deletion
+    assert "workspace assignments: Studio (100)" in deletion and "Intranet (1, Studio)" in deletion
+    assert "workspaces removed: Studio (100)" in update, update
+    for question in (deletion, update):
+        assert not any(name in question for name in [*forged.values(), "Old test space"]), question
+    # The deletion read the workspace list Redis offered again; the update needs no such read.
+    assert first == [GROUPS, "/me/workspaces", PROJECTS, LINKS]
+    assert second == [GROUPS]
 
 
 # -- what is read back from Redis is bounded and checked ---------------------------------------------
