@@ -19,6 +19,7 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from tests.conftest import CANARY_TOKEN, make_settings
 from toggl_groups_mcp.config import ConfigError, Settings
@@ -43,10 +44,16 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": 
 
 @asynccontextmanager
 async def serving(settings: Settings, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    async with serving_app(http_app(build_server(settings), settings, host)) as url:
+        yield url
+
+
+@asynccontextmanager
+async def serving_app(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` on a free loopback port for the block; its /mcp URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = http_app(build_server(settings), settings, host)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))

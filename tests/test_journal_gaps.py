@@ -17,10 +17,10 @@ import httpx
 import pytest
 import respx
 from mcp import Client
-from mcp.types import CallToolResult
 from pydantic import SecretStr
 
-from tests.conftest import make_settings, tool_error
+from tests.conftest import make_settings
+from tests.test_undo import ok
 from toggl_groups_mcp.journal import Journal
 from toggl_groups_mcp.sandbox import Sandbox, SandboxConfig, running_sandbox
 from toggl_groups_mcp.sandbox import demo as ids
@@ -52,12 +52,6 @@ def served(era: str, jpath: Path) -> Open:
                 yield client, sb.sandbox
 
     return open_
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, tool_error(result)
-    assert isinstance(result.structured_content, dict)
-    return result.structured_content
 
 
 def members(sandbox: Sandbox, name: str) -> list[int]:

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from tests.conftest import make_settings, tool_error
+from tests.test_undo import mutations, ok
 from toggl_groups_mcp.journal import Journal
 from toggl_groups_mcp.sandbox import Sandbox, SandboxConfig, running_sandbox
 from toggl_groups_mcp.sandbox import demo as ids
@@ -30,7 +30,6 @@ from toggl_groups_mcp.server import build_server
 pytestmark = pytest.mark.anyio
 
 ORG, DESIGN = ids.ORG_ACME, ids.WS_ACME_DESIGN
-MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 Open = Callable[..., AbstractAsyncContextManager[tuple[Client, Sandbox]]]
 
 
@@ -52,20 +51,6 @@ def served(request: pytest.FixtureRequest, jpath: Path) -> Open:
                 yield client, sb.sandbox
 
     return open_
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, tool_error(result)
-    assert isinstance(result.structured_content, dict)
-    return result.structured_content
-
-
-def mutations(sandbox: Sandbox, since: int = 0) -> list[tuple[str, str]]:
-    return [
-        (r["method"], r["path"].removeprefix("/api/v9"))
-        for r in sandbox.request_log()[since:]
-        if r["method"] in MUTATING
-    ]
 
 
 def lines_of(path: Path) -> list[dict[str, Any]]:

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 import uvicorn
@@ -26,7 +23,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from tests.conftest import make_settings
-from tests.test_http_transport import MCP_HEADERS
+from tests.test_http_transport import MCP_HEADERS, serving_app
 from toggl_groups_mcp.config import Settings
 from toggl_groups_mcp.http import http_app
 from toggl_groups_mcp.sandbox import SandboxConfig, SandboxThread
@@ -63,25 +60,6 @@ def team_settings(sb: SandboxThread, **overrides: Any) -> Settings:
         **overrides,
     }
     return make_settings(**values)
-
-
-@asynccontextmanager
-async def serving_app(app: ASGIApp) -> AsyncIterator[str]:
-    """`app` on a loopback port for the block; its /mcp URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: server.serve(sockets=[sock]))
-        with anyio.fail_after(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
-                await anyio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}/mcp"
-        finally:
-            server.should_exit = True
-    sock.close()
 
 
 def team_app(settings: Settings) -> ASGIApp:
@@ -250,7 +228,6 @@ async def test_the_workers_of_one_server_answer_each_others_questions_with_the_k
     """`--workers N` with no TOGGL_MCP_STATE_KEY: the parent makes one key and every worker it
     starts seals and opens with it. Two workers are built here as uvicorn would build them, from
     the environment the parent leaves, and the answer goes to the worker that did not ask."""
-    import uvicorn
 
     from toggl_groups_mcp.http import STATE_KEY as STATE_KEY_VAR
     from toggl_groups_mcp.http import WORKER_OPTIONS, serve_workers, worker_app

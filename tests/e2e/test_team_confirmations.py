@@ -12,7 +12,6 @@ server's end of the request's connection, found while the response is being read
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,14 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitResult
 
-from tests.e2e.test_team_server import _descendants, child_env, http_server, text_of
+from tests.e2e.test_team_server import (
+    _descendants,
+    child_env,
+    http_server,
+    processes_holding,
+    tcp_socket_inodes,
+    text_of,
+)
 from tests.redis_server import RedisServer, free_port
 from tests.test_team_confirmations import BEARER, DELETE, DELETE_PATH, REFUSED_STATE, ask, post
 from toggl_groups_mcp.sandbox import DEFAULT_TOKEN, SECOND_TOKEN
@@ -59,32 +65,10 @@ def toggl_deletes(root: str) -> list[str]:
     return [entry["path"] for entry in log if entry["method"] == "DELETE"]
 
 
-def _tcp_inodes(local_port: int, remote_port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, remote = int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
-            if (local, remote) == (local_port, remote_port):
-                inodes.add(f"socket:[{fields[9]}]")
-    return inodes
-
-
 def worker_holding(root: int, server_port: int, client_port: int) -> int | None:
     """The process under `root` holding the server's end of the connection from `client_port`."""
-    inodes = _tcp_inodes(server_port, client_port)
-    for pid in _descendants(root) - {root}:
-        try:
-            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
-        except OSError:
-            continue
-        if links & inodes:
-            return pid
-    return None
+    found = processes_holding(root, tcp_socket_inodes(local=server_port, remote=client_port)) - {root}
+    return next(iter(found), None)
 
 
 async def test_every_confirmation_succeeds_whichever_worker_gets_the_answer(tmp_path: Path) -> None:

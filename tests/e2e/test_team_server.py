@@ -233,8 +233,8 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-def processes_connected_to(root: int, port: int) -> set[int]:
-    """The processes under `root` holding a TCP connection to 127.0.0.1:`port` (any state)."""
+def tcp_socket_inodes(local: int | None = None, remote: int | None = None) -> set[str]:
+    """The `socket:[inode]` names of the TCP connections with that local and/or remote port."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -243,8 +243,14 @@ def processes_connected_to(root: int, port: int) -> set[int]:
             continue
         for line in lines:
             fields = line.split()
-            if int(fields[2].rsplit(":", 1)[1], 16) == port:
+            here, there = (int(fields[i].rsplit(":", 1)[1], 16) for i in (1, 2))
+            if local in (None, here) and remote in (None, there):
                 inodes.add(f"socket:[{fields[9]}]")
+    return inodes
+
+
+def processes_holding(root: int, inodes: set[str]) -> set[int]:
+    """The processes under `root` (itself included) holding any of those sockets."""
     pids = set()
     for pid in _descendants(root):
         try:
@@ -254,6 +260,11 @@ def processes_connected_to(root: int, port: int) -> set[int]:
         if links & inodes:
             pids.add(pid)
     return pids
+
+
+def processes_connected_to(root: int, port: int) -> set[int]:
+    """The processes under `root` holding a TCP connection to 127.0.0.1:`port` (any state)."""
+    return processes_holding(root, tcp_socket_inodes(remote=port))
 
 
 # -- 1. two stdio processes on one token -------------------------------------------------------------
