@@ -662,13 +662,14 @@ def plausible(key: tuple[Any, ...], value: Any) -> bool:
         return all(
             isinstance(row, list)
             and len(row) == 3
-            and isinstance(row[0], int)
+            and _is_id(row[0])
             and isinstance(row[1], str)
             and isinstance(row[2], bool)
             for row in value
         )
     id_key = "user_id" if kind == "users" else "id"
-    return all(
-        isinstance(row, dict) and isinstance(row.get(id_key), int) and not isinstance(row.get(id_key), bool)
-        for row in value
-    )
+    return all(isinstance(row, dict) and _is_id(row.get(id_key)) for row in value)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -12,7 +12,6 @@ reads during the call. `shown_name` is for results, and may use any name heard.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +27,6 @@ LINK_QUERY_IDS = 200
 PROJECTS_PER_PAGE = 200
 # A workspace larger than this is not read whole for names (50 pages of 200).
 MAX_PROJECT_PAGES = 50
-
-log = logging.getLogger(__name__)
 
 
 def remember(state: AppState, kind: str, item_id: int, name: Any) -> None:
@@ -143,29 +140,13 @@ async def all_projects(state: AppState, ws: int, *, fresh: bool = False) -> list
 
     key = projects_key(ws)
     rows = await (read_fresh(state.cache, key, load) if fresh else state.cache.get_or_load(key, load))
-    projects = _projects(rows, ws)
-    if projects is None:  # not what this process would have cached: read it again
-        rows = await load()
-        await state.cache.put(key, rows)
-        projects = _projects(rows, ws) or []
-    return projects
+    return _projects(rows, ws)
 
 
-def _projects(rows: Any, ws: int) -> list[Project] | None:
-    """Cached rows (JSON, so that processes can share them) back into projects; None when they
-    are not rows of [id, name, active] (a shared cache holds what anyone wrote to it)."""
-    if not isinstance(rows, list) or not all(
-        isinstance(row, list)
-        and len(row) == 3
-        and isinstance(row[0], int)
-        and not isinstance(row[0], bool)
-        and isinstance(row[1], str)
-        and isinstance(row[2], bool)
-        for row in rows
-    ):
-        log.warning("ignored a cached project list that is not a list of [id, name, active]")
-        return None
-    return [Project(pid, name, ws, active) for pid, name, active in rows]
+def _projects(rows: list[list[Any]], ws: int) -> list[Project]:
+    """Cached rows (JSON, so that processes can share them) back into projects. Rows read from
+    Redis have been checked to be [id, name, active] (`shared.plausible`)."""
+    return [Project(int(pid), str(name), ws, bool(active)) for pid, name, active in rows]
 
 
 async def _cached_projects(state: AppState, ws: int) -> list[Project] | None:
