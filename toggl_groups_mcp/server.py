@@ -24,7 +24,17 @@ from .journal import Journal
 from .logs import learn_secrets, secrets_of, token_secrets
 from .prompts import load_prompts
 from .shared import Redis, SharedCache, SharedNames, token_key
-from .state import NAMES_TTL, USER_TOKEN_HEADER, AppState, Cache, LocalCache, NameBook, Tenants, user_token
+from .state import (
+    NAMES_TTL,
+    USER_TOKEN_HEADER,
+    AppState,
+    Cache,
+    LocalCache,
+    NameBook,
+    OwnedCache,
+    Tenants,
+    user_token,
+)
 from .toggl import TogglClient
 from .tools.registry import build_tools, views_of
 from .tools.toolsets import select_tools, toolset_of
@@ -108,7 +118,9 @@ def open_state(
     names = NameBook(ttl=NAMES_TTL)
     if redis is not None:
         prefix = token_key(token.get_secret_value())
-        cache = SharedCache(redis, prefix, settings.cache_ttl)
+        # What Toggl told this process stays apart from what Redis says, so that a deciding call can
+        # use its own answers and never another process's (`state.CallCache`).
+        cache = OwnedCache(SharedCache(redis, prefix, settings.cache_ttl), LocalCache(ttl=settings.cache_ttl))
         names.shared = SharedNames(redis, prefix)
     return AppState(settings=mine, toggl=client, cache=cache, journal=journal, names=names)
 

@@ -265,12 +265,6 @@ class AppState:
     # The state as each deciding call sees it (see `deciding_state`), by the id of its Context.
     views: dict[int, AppState] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if own_answers(self.cache) is None and not isinstance(self.cache, CallCache):
-            # A cache others can write to (Redis): keep what Toggl told this process apart too,
-            # so that a deciding call can still use it (see `CallCache`).
-            self.cache = OwnedCache(self.cache, LocalCache(ttl=self.settings.cache_ttl))
-
 
 # The header that carries each user's own Toggl token to a team server (TOGGL_MCP_PER_USER_TOKENS).
 USER_TOKEN_HEADER = "X-Toggl-Api-Token"
