@@ -160,8 +160,11 @@ async def _link_by_id(ctx: Context, ws: int, link_id: int) -> TogglProjectGroup:
     the project list may be this process's cached one, and is read again only when the link is
     not found through it (a project created since)."""
     state = app_state(ctx)
+    asked: set[int] = set()
     for fresh in (False, True):
-        project_ids = [p.id for p in await lookup.all_projects(state, ws, fresh=fresh)]
+        # The second pass queries only projects the first did not (none, unless the list changed).
+        project_ids = [p.id for p in await lookup.all_projects(state, ws, fresh=fresh) if p.id not in asked]
+        asked.update(project_ids)
         for start in range(0, len(project_ids), lookup.LINK_QUERY_IDS):
             for link in await lookup.links_of(ctx, ws, project_ids[start : start + lookup.LINK_QUERY_IDS]):
                 if link.id == link_id:
