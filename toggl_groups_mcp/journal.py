@@ -177,12 +177,9 @@ def _folder_problem(folder: Path) -> str | None:
     return None
 
 
-def _file_problem(path: Path, *, secret: bool = False) -> str | None:
-    """An existing journal, lock, key or rotated file: a regular file of this user's, not a link."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
+def _stat_problem(path: Path, info: os.stat_result, *, secret: bool = False) -> str | None:
+    """What is wrong with a journal, lock, key or rotated file as stat (or lstat) saw it: it must
+    be a regular file of this user's, not a link; a key, readable by this user alone."""
     if stat.S_ISLNK(info.st_mode):
         return f"{path} is a symbolic link; the journal follows none"
     if not stat.S_ISREG(info.st_mode):
@@ -199,6 +196,15 @@ def _file_problem(path: Path, *, secret: bool = False) -> str | None:
     return None
 
 
+def _file_problem(path: Path, *, secret: bool = False) -> str | None:
+    """An existing journal, lock, key or rotated file, looked at without opening it."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return _stat_problem(path, info, secret=secret)
+
+
 def _open_checked(path: Path, flags: int, *, secret: bool = False) -> int:
     """Open without following a link, then check what was opened (a regular file of this user's)
     and make it 0600 through the descriptor, never the path."""
@@ -212,13 +218,9 @@ def _open_checked(path: Path, flags: int, *, secret: bool = False) -> int:
         raise
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise JournalUnsafe(f"{path} is not a regular file")
-        problem = _owner_problem("the journal file", path, info)
+        problem = _stat_problem(path, info, secret=secret)
         if problem:
             raise JournalUnsafe(problem)
-        if secret and info.st_mode & 0o077:
-            raise JournalUnsafe(_file_problem(path, secret=True) or f"{path} is readable by others")
         if stat.S_IMODE(info.st_mode) != 0o600:
             os.fchmod(fd, 0o600)
     except BaseException:
