@@ -11,7 +11,6 @@ change, so it can be undone in turn.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from ..journal import DUPLICATE, MISMATCH, NO_KEY, UNTAGGED, Change, Journal, new_change_id
 from ..state import app_state, call_memo
-from ..toggl.errors import TogglError
+from ..toggl.errors import TogglError, mend
 from ..toggl.models import TogglGroup
 from . import journaling, lookup
 from .budget import fit
@@ -130,14 +129,11 @@ def undone_by(changes: list[Change]) -> dict[str, Change]:
     return found
 
 
-# A lone surrogate (Toggl takes any string as a name) cannot be sent as UTF-8 JSON: shown as U+FFFD.
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def printable(text: Any) -> Any:
-    """Text from the journal or Toggl as it can be answered: lone surrogates replaced by U+FFFD."""
+    """Text from the journal as it can be answered: a lone surrogate (a line written by hand, or
+    by a version that kept them) cannot be sent as UTF-8 JSON, and is shown as U+FFFD (`mend`)."""
     if isinstance(text, str):
-        return LONE_SURROGATE.sub("\ufffd", text)
+        return mend(text)
     if isinstance(text, list):
         return [printable(item) for item in text]
     return text
