@@ -206,10 +206,7 @@ class TogglClient:
         self._sleep = sleep
         self.clock = clock
         self.pacer: Pacer | SharedPacer = Pacer(
-            settings.rate_per_sec,
-            settings.burst,
-            clock=clock,
-            sleep=self.sleep,
+            settings.rate_per_sec, settings.burst, clock=clock, sleep=self.sleep
         )
         self.quota: dict[int | None, QuotaSnapshot] = {}
         self.requests_sent = 0
