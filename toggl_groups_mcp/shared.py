@@ -654,17 +654,18 @@ def _names_from(blob: str) -> list[tuple[tuple[str, int], str]]:
 
 def plausible(key: tuple[Any, ...], value: Any) -> bool:
     """Whether a cached value has the shape this code caches under `key` (all are JSON lists):
-    rows of [id, name, active] for a workspace's projects, objects with an id otherwise."""
+    rows of [id, name, active, public] for a workspace's projects, objects with an id otherwise."""
     if not isinstance(value, list):
         return False
     kind = key[0] if key else None
     if kind == "all-projects":
         return all(
             isinstance(row, list)
-            and len(row) == 3
+            and len(row) == 4
             and _is_id(row[0])
             and isinstance(row[1], str)
             and isinstance(row[2], bool)
+            and isinstance(row[3], bool)
             for row in value
         )
     id_key = "user_id" if kind == "users" else "id"

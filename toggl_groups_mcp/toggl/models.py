@@ -53,6 +53,31 @@ class TogglProjectGroup(_Lenient):
     wid: int | None = None
 
 
+class TogglProjectUser(_Lenient):
+    """A project user row: a person's direct membership of a project (`group_id` set when Toggl
+    lists a member through a group, `with_group_members`). It may carry the person's own hourly
+    `rate` and `labor_cost` on that project, which removing the row loses."""
+
+    id: int
+    project_id: int
+    user_id: int
+    workspace_id: int | None = None
+    manager: bool = False
+    group_id: int | None = None
+    rate: float | None = None
+    labor_cost: float | None = None
+
+    @field_validator("manager", mode="before")
+    @classmethod
+    def _no_manager(cls, value: Any) -> Any:
+        return False if value is None else value
+
+    @property
+    def direct(self) -> bool:
+        """A membership of its own, not one Toggl lists because a linked group holds the person."""
+        return not self.group_id
+
+
 # -- lean results ------------------------------------------------------------------------------
 
 
@@ -114,6 +139,14 @@ class PatchFailure(BaseModel):
 
 def parse_groups(data: Any) -> list[TogglGroup]:
     return [TogglGroup.model_validate(g) for g in (data or []) if isinstance(g, dict) and "group_id" in g]
+
+
+def parse_project_users(data: Any) -> list[TogglProjectUser]:
+    return [
+        TogglProjectUser.model_validate(x)
+        for x in (data or [])
+        if isinstance(x, dict) and isinstance(x.get("id"), int) and isinstance(x.get("user_id"), int)
+    ]
 
 
 def parse_links(data: Any) -> list[TogglProjectGroup]:

@@ -19,7 +19,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from ..state import AppState, CallNames, app_state, call_memo, read_fresh
-from ..toggl.models import TogglGroup, TogglProjectGroup, parse_links
+from ..toggl.models import TogglGroup, TogglProjectGroup, TogglProjectUser, parse_links, parse_project_users
 from . import scope
 
 # Toggl takes the project ids of a project_groups query in one parameter; 200 keeps URLs short.
@@ -102,6 +102,9 @@ class Project:
     name: str
     workspace_id: int
     active: bool = True
+    # `is_private: false` in Toggl: everyone in the workspace can track time on it. A project whose
+    # answer lacks the field counts as private: a wrong "public" would hide who really has access.
+    public: bool = False
 
 
 async def _project_pages(state: AppState, ws: int, search: str | None = None) -> AsyncIterator[list[Project]]:
@@ -117,7 +120,16 @@ async def _project_pages(state: AppState, ws: int, search: str | None = None) ->
         fresh = [p for p in rows if p["id"] not in seen]
         seen.update(p["id"] for p in fresh)
         remember_rows(state, "project", fresh)
-        yield [Project(p["id"], str(p.get("name") or ""), ws, p.get("active") is not False) for p in fresh]
+        yield [
+            Project(
+                p["id"],
+                str(p.get("name") or ""),
+                ws,
+                p.get("active") is not False,
+                p.get("is_private") is False,
+            )
+            for p in fresh
+        ]
         if not fresh or len(rows) < PROJECTS_PER_PAGE:
             return
 
@@ -135,7 +147,7 @@ async def all_projects(state: AppState, ws: int, *, fresh: bool = False) -> list
     async def load() -> list[list[Any]]:
         found: list[list[Any]] = []
         async for page in _project_pages(state, ws):
-            found += [[p.id, p.name, p.active] for p in page]
+            found += [[p.id, p.name, p.active, p.public] for p in page]
         return found
 
     key = projects_key(ws)
@@ -145,8 +157,10 @@ async def all_projects(state: AppState, ws: int, *, fresh: bool = False) -> list
 
 def _projects(rows: list[list[Any]], ws: int) -> list[Project]:
     """Cached rows (JSON, so that processes can share them) back into projects. Rows read from
-    Redis have been checked to be [id, name, active] (`shared.plausible`)."""
-    return [Project(int(pid), str(name), ws, bool(active)) for pid, name, active in rows]
+    Redis have been checked to be [id, name, active, public] (`shared.plausible`)."""
+    return [
+        Project(int(pid), str(name), ws, bool(active), bool(public)) for pid, name, active, public in rows
+    ]
 
 
 async def _cached_projects(state: AppState, ws: int) -> list[Project] | None:
@@ -208,6 +222,41 @@ async def links_of(ctx: Context, ws: int, project_ids: list[int]) -> list[TogglP
             memo[key] = parse_links(data)
         found += memo[key]
     return found
+
+
+def project_users_path(ws: int, row_id: int | None = None) -> str:
+    base = f"/workspaces/{ws}/project_users"
+    return base if row_id is None else f"{base}/{row_id}"
+
+
+async def project_users_of(ctx: Context, ws: int, project_ids: list[int]) -> list[TogglProjectUser]:
+    """The direct members of these projects (project users), one query per 200 projects, read
+    once per call like `links_of`. Rows Toggl lists for a group's members are left out: the group's
+    own link says that path."""
+    memo = call_memo(ctx)
+    state = app_state(ctx)
+    found: list[TogglProjectUser] = []
+    for start in range(0, len(project_ids), LINK_QUERY_IDS):
+        chunk = tuple(project_ids[start : start + LINK_QUERY_IDS])
+        key = ("project-users", ws, chunk)
+        if key not in memo:
+            data = await state.toggl.request(
+                "GET", project_users_path(ws), params={"project_ids": ",".join(map(str, chunk))}
+            )
+            memo[key] = [row for row in parse_project_users(data) if row.direct and row.project_id in chunk]
+        found += memo[key]
+    return found
+
+
+async def memberships_of(ctx: Context, ws: int, user_id: int) -> list[TogglProjectUser]:
+    """One person's direct project memberships in a workspace: one request, read once per call."""
+    memo = call_memo(ctx)
+    key = ("user-projects", ws, user_id)
+    if key not in memo:
+        data = await app_state(ctx).toggl.request("GET", project_users_path(ws), params={"user_id": user_id})
+        memo[key] = [row for row in parse_project_users(data) if row.direct and row.user_id == user_id]
+    rows: list[TogglProjectUser] = memo[key]
+    return rows
 
 
 async def projects_of_group(
