@@ -78,6 +78,7 @@ async def test_get_group_answers_members_workspaces_and_projects_by_name(
             {"id": 3006, "name": "Legacy Intranet", "workspace_id": WS},
             {"id": 3008, "name": "Old Archive", "workspace_id": WS, "archived": True},
         ],
+        "requests": 5,
     }
     # The group; per workspace of its organization (its own first) the projects and their access.
     assert sent(toggl) == [
@@ -183,6 +184,7 @@ async def test_who_can_access_a_project_by_name_in_one_call(client: Client, togg
             }
         ],
         "total": 1,
+        "requests": 4,
     }
     assert sent(toggl) == [
         Sent("GET", PROJECTS, {**ALL_PROJECTS, "search": "intranet"}, None),
@@ -244,6 +246,7 @@ async def test_list_organizations_gives_workspaces_and_defaults_in_one_call(
         ],
         "default_organization_id": ORG,
         "default_workspace_id": WS2,
+        "requests": 2,
     }
 
 
@@ -307,6 +310,7 @@ async def test_removing_by_link_id_reports_the_project_and_group_it_removed(
         "group_id": 602,
         "group": "Dev",
         "removed": True,
+        "requests": 2,
     }
 
 

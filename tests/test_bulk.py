@@ -60,6 +60,7 @@ async def test_add_group_to_projects_skips_existing_links_and_adds_the_rest(
         "failed": [],
         "remaining": [],
         "complete": True,
+        "requests": 3,
     }
 
 
@@ -261,6 +262,7 @@ async def test_offboarding_a_user_in_no_group_changes_nothing(
         "failed": [],
         "remaining": [],
         "complete": True,
+        "requests": 1,
     }
 
 

@@ -35,8 +35,9 @@ async def test_list_organizations_is_lean_and_a_second_call_spends_no_request(
         ],
         "default_organization_id": None,  # said: two organizations and none configured
         "default_workspace_id": None,
+        "requests": 2,
     }
-    assert second.structured_content == first.structured_content
+    assert second.structured_content == {**first.structured_content, "requests": 0}
     assert route.call_count == 1 and workspaces.call_count == 1
 
 
@@ -46,7 +47,10 @@ async def test_list_workspaces_filters_by_organization_and_strips_the_token(
     toggl.get("/me/workspaces").respond(json=WORKSPACES)
     async with connect() as client:
         result = await client.call_tool("list_workspaces", {"organization_id": 20})
-    assert result.structured_content == {"workspaces": [{"id": 200, "name": "Other", "organization_id": 20}]}
+    assert result.structured_content == {
+        "workspaces": [{"id": 200, "name": "Other", "organization_id": 20}],
+        "requests": 1,
+    }
     assert "secret" not in str(result.content)
 
 
@@ -67,6 +71,7 @@ async def test_list_projects_sends_search_active_and_paging(
         "page": 2,
         "per_page": 1,
         "more": True,
+        "requests": 1,
     }
 
 

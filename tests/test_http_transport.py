@@ -119,6 +119,7 @@ async def test_a_client_with_the_token_calls_tools_over_http(mode: str) -> None:
         ],
         "default_organization_id": 1,
         "default_workspace_id": 5,
+        "requests": 2,
     }
 
 

@@ -22,9 +22,12 @@ from toggl_groups_mcp.tools.registry import Safety, ToolSpec, build_tools, lean_
 
 pytestmark = pytest.mark.anyio
 
-# The goal: at most 450 bytes per tool on average; no single tool far beyond it.
-MEAN_BUDGET = 450
+# The goal: at most 600 bytes per tool on average (descriptions that say what a tool
+# returns, when to prefer it, whether it asks first and what it costs); no single tool far beyond.
+MEAN_BUDGET = 600
 LARGEST_ALLOWED = 900
+# The one union an input schema may carry: an organization or workspace by id or by name.
+NAME_OR_ID = [{"type": "integer", "minimum": 1}, {"type": "string"}]
 
 
 def compact(value: Any) -> str:
@@ -62,7 +65,7 @@ def schema_nodes(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any
 # -- the byte budget --------------------------------------------------------------------------------
 
 
-async def test_the_mean_model_facing_size_per_tool_stays_within_450_bytes_and_none_is_huge(
+async def test_the_mean_model_facing_size_per_tool_stays_within_600_bytes_and_none_is_huge(
     connect: Connect,
 ) -> None:
     sizes = sizes_of(await served_tools(connect))
@@ -88,7 +91,10 @@ async def test_every_argument_is_described_and_no_schema_carries_titles_unions_o
                 problems.append(f"{name}: top-level {combinator}")
         for path, node in schema_nodes(schema):
             for keyword in ("title", "anyOf", "oneOf"):
-                if keyword in node:
+                name_or_id = path in (".properties.organization_id", ".properties.workspace_id")
+                if keyword in node and not (
+                    keyword == "anyOf" and name_or_id and node[keyword] == NAME_OR_ID
+                ):
                     problems.append(f"{name}{path}: {keyword}")
             if node.get("type") == "null" or (isinstance(node.get("type"), list) and "null" in node["type"]):
                 problems.append(f"{name}{path}: null type")
@@ -114,7 +120,9 @@ async def test_an_optional_argument_keeps_its_type_constraints_and_description_w
     assert rules("name") == {"type": "string", "minLength": 1, "maxLength": 200}
     assert rules("user_ids") == {"type": "array", "items": {"type": "integer", "minimum": 1}}
     assert rules("workspace_ids") == rules("user_ids")
-    assert rules("organization_id") == {"type": "integer", "minimum": 1}
+    # An id, or the organization's name (resolved by the server; test_scope_names).
+    assert rules("organization_id") == {"anyOf": NAME_OR_ID}
+    assert "name" in props["organization_id"]["description"]
     assert rules("confirm") == {"type": "boolean"}  # the server applies the default, false
     assert update["required"] == ["group_id"]
     assert update["additionalProperties"] is False
@@ -311,6 +319,7 @@ async def test_only_optional_nulls_leave_and_the_client_still_validates_the_outp
         "cursor": None,
         "by_id": {"a": {"id": 9, "flag": True}},
         "Label": "x",
+        "requests": 0,  # every result says what it cost in Toggl requests (none here)
     }
     [block] = result.content
     assert block.text == compact(result.structured_content)

@@ -55,6 +55,7 @@ async def test_list_project_groups_sends_the_project_ids_comma_separated(
             {"project_group_id": 902, "project_id": 2, "group_id": 8, "workspace_id": WS},
         ],
         "total": 2,
+        "requests": 1,
     }
 
 
@@ -66,7 +67,7 @@ async def test_list_project_groups_uses_the_explicit_workspace(
         result = await client.call_tool("list_project_groups", {"project_ids": [3], "workspace_id": 77})
     assert not result.is_error
     assert sent(toggl) == [Sent("GET", "/workspaces/77/project_groups", {"project_ids": "3"}, None)]
-    assert result.structured_content == {"links": [], "total": 0}
+    assert result.structured_content == {"links": [], "total": 0, "requests": 1}
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,13 @@ async def test_add_project_group_posts_group_and_project_to_the_configured_works
     result = await client.call_tool("add_project_group", {"project_id": 3, "group_id": 7})
     assert not result.is_error, tool_error(result)
     assert sent(toggl) == [Sent("POST", LINKS, {}, {"group_id": 7, "project_id": 3})]
-    assert result.structured_content == {"workspace_id": WS, "project_id": 3, "group_id": 7, "added": True}
+    assert result.structured_content == {
+        "workspace_id": WS,
+        "project_id": 3,
+        "group_id": 7,
+        "added": True,
+        "requests": 1,
+    }
 
 
 async def test_add_project_group_defaults_to_the_only_workspace_and_remembers_it(
@@ -207,6 +214,7 @@ async def test_remove_by_link_id_with_confirm_finds_what_it_joins_then_deletes_i
         "project": "Website",
         "group_id": 6,
         "removed": True,
+        "requests": 3,
     }
 
 
@@ -227,6 +235,7 @@ async def test_remove_by_project_and_group_looks_the_link_up_then_deletes_it(
         "project_id": 3,
         "group_id": 7,
         "removed": True,
+        "requests": 2,
     }
 
 

@@ -11,7 +11,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -77,6 +79,30 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+@dataclass
+class RequestCount:
+    """The HTTP requests sent to Toggl during one tool call: each attempt counts (a retry is a
+    request Toggl counts against the quota too); an answer from a cache costs nothing."""
+
+    sent: int = 0
+
+
+# The count of the tool call running in this task. Tasks it starts inherit the same object, so
+# their requests count for it as well.
+_CALL_REQUESTS: ContextVar[RequestCount | None] = ContextVar("toggl_call_requests", default=None)
+
+
+@contextmanager
+def counting_requests() -> Iterator[RequestCount]:
+    """Count the requests sent from here to the end of the block (one tool call)."""
+    count = RequestCount()
+    token = _CALL_REQUESTS.set(count)
+    try:
+        yield count
+    finally:
+        _CALL_REQUESTS.reset(token)
 
 
 class Pacer:
@@ -356,6 +382,10 @@ class TogglClient:
                 failure = exc
             else:
                 failure = None
+            counting = _CALL_REQUESTS.get()
+            if counting is not None and not isinstance(failure, NEVER_SENT):
+                # What reached Toggl (or may have): a connection never made costs no quota.
+                counting.sent += 1
             if failure is not None:
                 # A connect failure means the request never left; anything later is ambiguous.
                 never_sent = isinstance(failure, NEVER_SENT)

@@ -30,8 +30,10 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..state import app_state
+from ..state import app_state, deciding_state
+from ..toggl.client import counting_requests
 from ..toggl.errors import TogglError
+from . import scope
 
 # The MCP Apps extension: a tool that a host can show as an interactive view.
 APP_CALLABLE = ("model", "app")
@@ -260,37 +262,70 @@ def _without_empty_fields(value: Any, dumped: Any) -> Any:
     return dumped
 
 
+# The field of every result that says how many Toggl requests the call made (retries included;
+# answers from a cache cost none), so a model can budget against the hourly quota.
+REQUESTS = "requests"
+REQUESTS_SCHEMA = {"type": "integer", "minimum": 0, "description": "Toggl requests this call made"}
+
+
+def _requests_note(count: int) -> str:
+    return f"\nToggl requests this call made: {count}."
+
+
 class _Tool(Tool):
     # Set by build_tools for a tool with a view: the result `_meta` the view reads.
     result_meta: dict[str, Any] | None = None
+    # Set by build_tools: a call that may change Toggl resolves names as a deciding call does.
+    changes_toggl: bool = False
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
-        try:
-            result = await super().run(arguments, context, convert_result=False)
-        except ToolError as error:
-            cause = error.__cause__
-            argument_model = self.fn_metadata.arg_model.__name__
-            if (
-                isinstance(cause, ValidationError)
-                and not isinstance(error, UnexpectedToolError)
-                and cause.title == argument_model
-            ):
-                raise ToolError(f"Error executing tool {self.name}: {argument_problems(cause)}") from cause
-            raise
-        if not convert_result:
-            return result
-        try:
-            return self._lean_result(result)
-        except MCPError:
-            raise
-        except Exception as exc:
-            # What the SDK does when a result does not convert: a crash, its text kept here.
-            raise UnexpectedToolError(f"Error executing tool {self.name}") from exc
+        with counting_requests() as count:
+            try:
+                arguments = await self._with_scope_ids(arguments, context)
+                result = await super().run(arguments, context, convert_result=False)
+            except ToolError as error:
+                cause = error.__cause__
+                argument_model = self.fn_metadata.arg_model.__name__
+                if (
+                    isinstance(cause, ValidationError)
+                    and not isinstance(error, UnexpectedToolError)
+                    and cause.title == argument_model
+                ):
+                    raise ToolError(
+                        f"Error executing tool {self.name}: {argument_problems(cause)}"
+                    ) from cause
+                if count.sent and not isinstance(error, UnexpectedToolError):
+                    raise ToolError(f"{error}{_requests_note(count.sent)}") from error.__cause__
+                raise
+            if not convert_result:
+                return result
+            try:
+                return self._lean_result(result, count.sent)
+            except MCPError:
+                raise
+            except Exception as exc:
+                # What the SDK does when a result does not convert: a crash, its text kept here.
+                raise UnexpectedToolError(f"Error executing tool {self.name}") from exc
 
-    def _lean_result(self, result: Any) -> Any:
+    async def _with_scope_ids(self, arguments: dict[str, Any], context: Any) -> dict[str, Any]:
+        """An organization or workspace named instead of numbered becomes its id here, once, so
+        the tool and its confirmation preview see ids only (scope.named_scope)."""
+        if not any(isinstance(arguments.get(field), str) for field in scope.NAMEABLE):
+            return arguments
+        fields = self.fn_metadata.arg_model.model_fields
+        if not any(field in fields for field in scope.NAMEABLE) or not isinstance(context, Context):
+            return arguments
+        try:
+            with toggl_boundary(self.name):
+                state = deciding_state(context) if self.changes_toggl else app_state(context)
+                return await scope.named_scope(state, arguments)
+        except ToolError as error:
+            raise ToolError(f"Error executing tool {self.name}: {error}") from None
+
+    def _lean_result(self, result: Any, requests: int = 0) -> Any:
         """The SDK's conversion (output validation included), then the structured content without
-        empty fields, and as the text exactly that content as compact JSON (the SDK would indent
-        it, doubling its size)."""
+        empty fields and with the call's Toggl request count, and as the text exactly that content
+        as compact JSON (the SDK would indent it, doubling its size)."""
         converted = self.fn_metadata.convert_result(result)
         if (
             isinstance(result, CallToolResult)
@@ -300,6 +335,8 @@ class _Tool(Tool):
             return converted
         wrapped = {"result": result} if self.fn_metadata.wrap_output else result
         structured = _without_empty_fields(wrapped, converted.structured_content)
+        if isinstance(structured, dict):
+            structured[REQUESTS] = requests
         return CallToolResult(
             content=[TextContent(type="text", text=compact_json(structured))],
             structured_content=structured,
@@ -317,11 +354,31 @@ def _strict(registered: Tool) -> Tool:
     )
     registered.fn_metadata.arg_model = strict
     # The schema the SDK already generated, saying the same thing as the strict model.
-    registered.parameters = {**lean_schema(registered.parameters), "additionalProperties": False}
+    registered.parameters = _names_or_ids(
+        {**lean_schema(registered.parameters), "additionalProperties": False}
+    )
     output = registered.fn_metadata.output_schema
     if output is not None:
-        registered.fn_metadata.output_schema = lean_schema(output, plain_optionals=False)
+        lean = lean_schema(output, plain_optionals=False)
+        lean["properties"] = {**lean.get("properties", {}), REQUESTS: REQUESTS_SCHEMA}
+        lean["required"] = [*lean.get("required", []), REQUESTS]
+        registered.fn_metadata.output_schema = lean
     return registered
+
+
+def _names_or_ids(schema: dict[str, Any]) -> dict[str, Any]:
+    """`organization_id` and `workspace_id` take a name too (`_Tool._with_scope_ids` turns it into
+    the id): advertised as the simplest union every provider's converter keeps, an integer or a
+    string, with the property's description saying so."""
+    properties = schema.get("properties", {})
+    for field in scope.NAMEABLE:
+        prop = properties.get(field)
+        if not (isinstance(prop, dict) and prop.get("type") == "integer"):
+            continue
+        number = {key: value for key, value in prop.items() if key != "description"}
+        described = f"{prop.get('description') or scope.NAMEABLE[field].capitalize()} id or name"
+        properties[field] = {"anyOf": [number, {"type": "string"}], "description": described}
+    return schema
 
 
 def _ui_meta(spec: ToolSpec, views: list[View]) -> dict[str, Any] | None:
@@ -352,8 +409,9 @@ def build_tools(specs: Iterable[ToolSpec], *, read_only: bool) -> list[Tool]:
             meta=_ui_meta(spec, views),
             structured_output=True,
         )
+        assert isinstance(built, _Tool)
+        built.changes_toggl = spec.safety is not Safety.READ
         if spec.view is not None:
-            assert isinstance(built, _Tool)
             built.result_meta = {CAN_APPLY: all(call in names for call in spec.view.calls)}
         tools.append(_strict(built))
     return tools
