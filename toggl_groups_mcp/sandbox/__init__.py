@@ -46,6 +46,19 @@ Choices where Toggl documents nothing (marked inferred in the reference):
   group to be assigned to the project's workspace.
 - Eventual consistency: for ``consistency_delay`` seconds after creation, POST project_groups
   with that group answers 400 "Group not found", exactly as for an unknown group.
+- Project users (GET/POST ``/workspaces/{id}/project_users``, PUT/DELETE ``.../{id}``): every
+  call needs a workspace admin, like project groups. GET without ``project_ids`` and ``user_id``
+  answers every direct member of the workspace. ``with_group_members`` (Go's boolean words) adds,
+  after the direct rows, one row per person per linked group holding them: ``group_id`` and
+  ``gid`` that group, no manager flag, rate or labor cost, and ``id`` the project-group link's id
+  (Toggl documents none; it never collides with a project user's, and DELETE of it answers 404
+  "Project user not found": the access is the group's). POST checks types ("Invalid JSON input"),
+  the project ("Project not found"), the person ("User {u} not exists in the organization {o}"),
+  duplicates ("User is already a member of this project"), negative rates ("rate must not be
+  negative") and the change modes (checked, not stored: no time entries here). PUT changes only
+  ``manager``, ``rate`` and ``labor_cost`` as named (null clears a rate); DELETE answers the
+  removed id. Deleting a group leaves project users alone, and the reverse. Not a plan feature:
+  ``plan_402`` does not refuse them.
 - An unknown organization or workspace answers 403 like a foreign one; a non-admin member gets
   403 from group, user and project-group endpoints but may list projects.
 - Quotas: a sliding hour per user per organization (``hourly_quota``) and a user-level budget

@@ -171,6 +171,16 @@ def _toggl_routes(sandbox: Sandbox) -> list[Route]:
             _delete_project_group,
             ["DELETE"],
         ),
+        route("/workspaces/{workspace_id:int}/project_users", _list_project_users, ["GET"]),
+        route("/workspaces/{workspace_id:int}/project_users", _add_project_user, ["POST"]),
+        route(
+            "/workspaces/{workspace_id:int}/project_users/{project_user_id:int}", _edit_project_user, ["PUT"]
+        ),
+        route(
+            "/workspaces/{workspace_id:int}/project_users/{project_user_id:int}",
+            _delete_project_user,
+            ["DELETE"],
+        ),
     ]
 
 
@@ -288,6 +298,57 @@ def _delete_project_group(sandbox: Sandbox, request: Request) -> Any:
     params = request.path_params
     sandbox.store.delete_project_group(params["workspace_id"], params["project_group_id"])
     return "OK"
+
+
+_TRUE_WORDS = frozenset({"1", "t", "true"})
+_FALSE_WORDS = frozenset({"0", "f", "false"})
+
+
+def _query_bool(request: Request, name: str) -> bool:
+    """Go's strconv.ParseBool, as Toggl's handlers parse a boolean query; absent or empty is false."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return False
+    word = raw.strip().lower()
+    if word in _TRUE_WORDS or word in _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    raise ApiError(400, f"Invalid boolean '{raw}' for parameter {name}")
+
+
+def _list_project_users(sandbox: Sandbox, request: Request) -> Any:
+    """``project_ids`` (comma-separated) and ``user_id`` narrow the rows; without either, every
+    direct member of every project of the workspace."""
+    raw = (request.query_params.get("project_ids") or "").strip()
+    project_ids: list[int] | None = None
+    if raw:
+        project_ids = []
+        for part in raw.split(","):
+            try:
+                project_ids.append(int(part))
+            except ValueError:
+                raise ApiError(400, f"Invalid number '{part}' in project_ids") from None
+    return sandbox.store.list_project_users(
+        request.path_params["workspace_id"],
+        project_ids=project_ids,
+        user_id=_query_int(request, "user_id"),
+        with_group_members=_query_bool(request, "with_group_members"),
+    )
+
+
+def _add_project_user(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.store.add_project_user(request.path_params["workspace_id"], _decode_json(_body(request)))
+
+
+def _edit_project_user(sandbox: Sandbox, request: Request) -> Any:
+    params = request.path_params
+    return sandbox.store.edit_project_user(
+        params["workspace_id"], params["project_user_id"], _decode_json(_body(request))
+    )
+
+
+def _delete_project_user(sandbox: Sandbox, request: Request) -> Any:
+    params = request.path_params
+    return sandbox.store.delete_project_user(params["workspace_id"], params["project_user_id"])
 
 
 async def _toggl_not_found(scope: Scope, receive: Receive, send: Send) -> None:

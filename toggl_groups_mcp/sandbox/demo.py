@@ -25,7 +25,17 @@ server at scale, where whole answers outgrow a model's context:
 
 from __future__ import annotations
 
-from .model import Group, Organization, OrgMember, Project, ProjectGroup, State, User, Workspace
+from .model import (
+    FIRST_NEW_PROJECT_USER_ID,
+    Group,
+    Organization,
+    OrgMember,
+    Project,
+    ProjectGroup,
+    State,
+    User,
+    Workspace,
+)
 
 ORG_ACME = 7104210
 ORG_GLOBEX = 7104388
@@ -116,6 +126,7 @@ def build_demo_state(*, large_org: bool = False) -> State:
         default_workspace_id=WS_ACME_DESIGN,
         next_group_id=FIRST_NEW_GROUP_ID,
         next_project_group_id=FIRST_NEW_PROJECT_GROUP_ID,
+        next_project_user_id=FIRST_NEW_PROJECT_USER_ID,
     )
     users = [
         _user(USER_ALEX, "Alex Morgan", "acme.example"),

@@ -4,6 +4,10 @@ Loading is strict: a file that is not exactly the shape ``State.to_json`` writes
 every record with its declared type, no unknown keys, unique ids, references that resolve, id
 counters beyond the ids in use) raises ``StateFormatError`` naming the first problem, so a
 hand-edited or foreign file is refused at start rather than failing later as a 500.
+
+Tables and counters added later are optional on load, so a file written before them still loads:
+``project_users`` (absent: none) and ``next_project_user_id`` (absent: ``FIRST_NEW_PROJECT_USER_ID``
+or above the highest project user id).
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 STATE_VERSION = 1
+
+FIRST_NEW_PROJECT_USER_ID = 4800201
+"""The first id a new project user gets in the demo data (re-exported by ``demo``); also the
+counter of a state file written before project users existed."""
 
 
 class StateFormatError(ValueError):
@@ -88,11 +96,30 @@ class ProjectGroup:
 
 
 @dataclass
+class ProjectUser:
+    """A person's direct membership of a project ("project user"): it may carry their own hourly
+    ``rate`` and ``labor_cost`` on that project (None: the workspace's or the person's default),
+    and the time each was last set."""
+
+    id: int
+    workspace_id: int
+    project_id: int
+    user_id: int
+    manager: bool = False
+    rate: float | None = None
+    rate_last_updated: str | None = None
+    labor_cost: float | None = None
+    labor_cost_last_updated: str | None = None
+    at: str = "2026-01-12T09:00:00+00:00"
+
+
+@dataclass
 class State:
     me_user_id: int
     default_workspace_id: int
     next_group_id: int
     next_project_group_id: int
+    next_project_user_id: int = FIRST_NEW_PROJECT_USER_ID
     users: dict[int, User] = field(default_factory=dict)
     organizations: dict[int, Organization] = field(default_factory=dict)
     members: dict[int, OrgMember] = field(default_factory=dict)
@@ -100,6 +127,7 @@ class State:
     projects: dict[int, Project] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)
     project_groups: dict[int, ProjectGroup] = field(default_factory=dict)
+    project_users: dict[int, ProjectUser] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +136,7 @@ class State:
             "default_workspace_id": self.default_workspace_id,
             "next_group_id": self.next_group_id,
             "next_project_group_id": self.next_project_group_id,
+            "next_project_user_id": self.next_project_user_id,
             **{name: [_record_json(record) for record in getattr(self, name).values()] for name in _TABLES},
         }
 
@@ -119,11 +148,14 @@ class State:
         version = data.get("version")
         if not _is_int(version) or version != STATE_VERSION:
             raise StateFormatError(f"unsupported sandbox state version {version!r}")
-        _no_unknown_keys("the state", data, {"version", *_COUNTERS, *_TABLES})
+        _no_unknown_keys("the state", data, {"version", *_COUNTERS, *_OPTIONAL_COUNTERS, *_TABLES})
         for name in _COUNTERS:
             if name not in data:
                 raise StateFormatError(f"{name} is missing")
             _check_type(name, data[name], "int")
+        for name in _OPTIONAL_COUNTERS:
+            if name in data:
+                _check_type(name, data[name], "int")
         state = cls(**{name: data[name] for name in _COUNTERS})
         for name, record_type in _TABLES.items():
             rows = data.get(name, [])
@@ -135,6 +167,12 @@ class State:
                 if record.id in table:
                     raise StateFormatError(f"{name}[{index}].id {record.id} appears twice in {name}")
                 table[record.id] = record
+        if "next_project_user_id" in data:
+            state.next_project_user_id = data["next_project_user_id"]
+        else:
+            state.next_project_user_id = max(
+                FIRST_NEW_PROJECT_USER_ID, max(state.project_users, default=0) + 1
+            )
         state._check_references()
         return state
 
@@ -150,7 +188,16 @@ class State:
                 value = getattr(record, key)
                 if value not in known:
                     raise StateFormatError(f"{table}[{index}].{key} {value} is not in {target}")
-        for counter, table in (("next_group_id", "groups"), ("next_project_group_id", "project_groups")):
+        for index, row in enumerate(self.project_users.values()):
+            if self.projects[row.project_id].workspace_id != row.workspace_id:
+                raise StateFormatError(
+                    f"project_users[{index}].workspace_id {row.workspace_id} is not its project's workspace"
+                )
+        for counter, table in (
+            ("next_group_id", "groups"),
+            ("next_project_group_id", "project_groups"),
+            ("next_project_user_id", "project_users"),
+        ):
             highest = max(getattr(self, table), default=0)
             if getattr(self, counter) <= highest:
                 raise StateFormatError(f"{counter} must be above every id in {table} ({highest})")
@@ -164,9 +211,11 @@ _TABLES: dict[str, type[Any]] = {
     "projects": Project,
     "groups": Group,
     "project_groups": ProjectGroup,
+    "project_users": ProjectUser,
 }
 
 _COUNTERS = ("me_user_id", "default_workspace_id", "next_group_id", "next_project_group_id")
+_OPTIONAL_COUNTERS = ("next_project_user_id",)
 
 # (table, field, the table its value must be an id of)
 _REFERENCES = (
@@ -178,6 +227,9 @@ _REFERENCES = (
     ("project_groups", "workspace_id", "workspaces"),
     ("project_groups", "project_id", "projects"),
     ("project_groups", "group_id", "groups"),
+    ("project_users", "workspace_id", "workspaces"),
+    ("project_users", "project_id", "projects"),
+    ("project_users", "user_id", "users"),
 )
 
 
@@ -196,7 +248,9 @@ def _is_int(value: Any) -> bool:
 _FIELD_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "int": ("an integer", _is_int),
     "int | None": ("an integer or null", lambda v: v is None or _is_int(v)),
+    "float | None": ("a number or null", lambda v: v is None or _is_int(v) or isinstance(v, float)),
     "str": ("a string", lambda v: isinstance(v, str)),
+    "str | None": ("a string or null", lambda v: v is None or isinstance(v, str)),
     "bool": ("true or false", lambda v: isinstance(v, bool)),
 }
 

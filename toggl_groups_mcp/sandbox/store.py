@@ -24,7 +24,7 @@ from typing import Any
 
 from .config import caller_token
 from .demo import build_demo_state
-from .model import Group, OrgMember, ProjectGroup, State, Workspace
+from .model import Group, OrgMember, ProjectGroup, ProjectUser, State, Workspace
 
 NO_ACCESS = "User does not have access to this resource."
 NO_GROUP_PERMISSION = "User does not have permission to manage user groups."
@@ -43,6 +43,9 @@ PROJECT_NOT_FOUND = "Project not found"
 GROUP_NOT_FOUND = "Group not found"
 ALREADY_LINKED = "Group already has access to this project"
 PROJECT_GROUP_NOT_FOUND = "Project group not found"
+PROJECT_USER_NOT_FOUND = "Project user not found"
+ALREADY_PROJECT_USER = "User is already a member of this project"
+CHANGE_MODES = ("start-today", "override-current", "override-all")
 
 MAX_NAME_LENGTH = 200
 MAX_PATCHES = 100
@@ -111,6 +114,18 @@ def _int_list(value: Any) -> list[int]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def change_mode_invalid(name: str) -> str:
+    return f"{name} must be one of {', '.join(CHANGE_MODES)}"
+
+
+def must_not_be_negative(name: str) -> str:
+    return f"{name} must not be negative"
 
 
 def _paginate(rows: list[Any], page: int, per_page: int | None) -> list[Any]:
@@ -661,3 +676,170 @@ class Store:
                 raise ApiError(404, PROJECT_GROUP_NOT_FOUND)
             del self.state.project_groups[project_group_id]
             self._commit()
+
+    # ---- project users -------------------------------------------------------------------------
+
+    @staticmethod
+    def _project_user_json(row: ProjectUser) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "project_id": row.project_id,
+            "user_id": row.user_id,
+            "workspace_id": row.workspace_id,
+            "manager": row.manager,
+            "group_id": None,
+            "gid": None,
+            "rate": row.rate,
+            "rate_last_updated": row.rate_last_updated,
+            "labor_cost": row.labor_cost,
+            "labor_cost_last_updated": row.labor_cost_last_updated,
+            "at": row.at,
+        }
+
+    def list_project_users(
+        self,
+        workspace_id: int,
+        *,
+        project_ids: list[int] | None,
+        user_id: int | None,
+        with_group_members: bool,
+    ) -> list[dict[str, Any]]:
+        """Direct members (rows by id); with ``with_group_members`` then one row per person per
+        linked group that holds them, ``group_id`` (and legacy ``gid``) set to that group and ``id``
+        the project-group link's id (Toggl documents no id for such rows; this one never collides
+        with a project user's, and DELETE /project_users/{it} answers 404: there is no membership
+        to remove, the access is the group's). A person who is a direct member and in a linked
+        group has a row for each way."""
+        with self._lock:
+            self._require_workspace(workspace_id, admin=True)
+            wanted = None if project_ids is None else set(project_ids)
+
+            def in_scope(project_id: int, member: int) -> bool:
+                return (wanted is None or project_id in wanted) and (user_id is None or member == user_id)
+
+            rows = [
+                self._project_user_json(row)
+                for row in sorted(self.state.project_users.values(), key=lambda r: r.id)
+                if row.workspace_id == workspace_id and in_scope(row.project_id, row.user_id)
+            ]
+            if with_group_members:
+                for link in sorted(self.state.project_groups.values(), key=lambda pg: pg.id):
+                    group = self.state.groups.get(link.group_id)
+                    if link.workspace_id != workspace_id or group is None:
+                        continue
+                    for member in sorted(dict.fromkeys(group.user_ids)):
+                        if in_scope(link.project_id, member):
+                            rows.append(
+                                {
+                                    "id": link.id,
+                                    "project_id": link.project_id,
+                                    "user_id": member,
+                                    "workspace_id": workspace_id,
+                                    "manager": False,
+                                    "group_id": group.id,
+                                    "gid": group.id,
+                                    "rate": None,
+                                    "rate_last_updated": None,
+                                    "labor_cost": None,
+                                    "labor_cost_last_updated": None,
+                                    "at": group.at,
+                                }
+                            )
+            return rows
+
+    @staticmethod
+    def _money_fields(body: dict[str, Any]) -> None:
+        """``manager`` true/false, ``rate`` and ``labor_cost`` numbers (or null), not negative, the
+        change modes one of Toggl's three; a wrong type is 'Invalid JSON input', as Go decodes."""
+        if "manager" in body and not isinstance(body["manager"], bool):
+            raise ApiError(400, INVALID_JSON)
+        for name in ("rate", "labor_cost"):
+            value = body.get(name)
+            if value is not None and not _is_number(value):
+                raise ApiError(400, INVALID_JSON)
+            if value is not None and value < 0:
+                raise ApiError(400, must_not_be_negative(name))
+        for name in ("rate_change_mode", "labor_cost_change_mode"):
+            value = body.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ApiError(400, INVALID_JSON)
+            if value is not None and value not in CHANGE_MODES:
+                raise ApiError(400, change_mode_invalid(name))
+
+    def add_project_user(self, workspace_id: int, body: Any) -> dict[str, Any]:
+        """The new row. ``rate_change_mode`` / ``labor_cost_change_mode`` only decide which past
+        time entries a rate applies to, which the sandbox does not keep: checked, not stored."""
+        with self._lock:
+            workspace = self._require_workspace(workspace_id, admin=True)
+            if not isinstance(body, dict):
+                raise ApiError(400, INVALID_JSON)
+            project_id = body.get("project_id", 0)
+            user_id = body.get("user_id", 0)
+            if not _is_int(project_id) or not _is_int(user_id):
+                raise ApiError(400, INVALID_JSON)
+            self._money_fields(body)
+            project = self.state.projects.get(project_id)
+            if project is None or project.workspace_id != workspace_id:
+                raise ApiError(400, PROJECT_NOT_FOUND)
+            self._check_users(workspace.organization_id, [user_id])
+            for row in self.state.project_users.values():
+                if row.project_id == project_id and row.user_id == user_id:
+                    raise ApiError(400, ALREADY_PROJECT_USER)
+            now = now_rfc3339()
+            rate, labor_cost = body.get("rate"), body.get("labor_cost")
+            row_id = self.state.next_project_user_id
+            self.state.next_project_user_id += 1
+            row = ProjectUser(
+                row_id,
+                workspace_id,
+                project_id,
+                user_id,
+                manager=bool(body.get("manager", False)),
+                rate=None if rate is None else float(rate),
+                rate_last_updated=None if rate is None else now,
+                labor_cost=None if labor_cost is None else float(labor_cost),
+                labor_cost_last_updated=None if labor_cost is None else now,
+                at=now,
+            )
+            self.state.project_users[row_id] = row
+            self._commit()
+            return self._project_user_json(row)
+
+    def _project_user_in(self, workspace_id: int, project_user_id: int) -> ProjectUser:
+        row = self.state.project_users.get(project_user_id)
+        if row is None or row.workspace_id != workspace_id:
+            raise ApiError(404, PROJECT_USER_NOT_FOUND)
+        return row
+
+    def edit_project_user(self, workspace_id: int, project_user_id: int, body: Any) -> dict[str, Any]:
+        """PUT changes what the body names (``manager``, ``rate``, ``labor_cost``; null clears a
+        rate) and keeps the rest; the project and the person never change."""
+        with self._lock:
+            self._require_workspace(workspace_id, admin=True)
+            row = self._project_user_in(workspace_id, project_user_id)
+            if not isinstance(body, dict):
+                raise ApiError(400, INVALID_JSON)
+            self._money_fields(body)
+            now = now_rfc3339()
+            if "manager" in body:
+                row.manager = body["manager"]
+            if "rate" in body:
+                rate = body["rate"]
+                row.rate = None if rate is None else float(rate)
+                row.rate_last_updated = now
+            if "labor_cost" in body:
+                labor_cost = body["labor_cost"]
+                row.labor_cost = None if labor_cost is None else float(labor_cost)
+                row.labor_cost_last_updated = now
+            row.at = now
+            self._commit()
+            return self._project_user_json(row)
+
+    def delete_project_user(self, workspace_id: int, project_user_id: int) -> int:
+        """The removed row's id (Toggl answers an integer). Groups are not touched."""
+        with self._lock:
+            self._require_workspace(workspace_id, admin=True)
+            self._project_user_in(workspace_id, project_user_id)
+            del self.state.project_users[project_user_id]
+            self._commit()
+            return project_user_id
