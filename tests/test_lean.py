@@ -25,8 +25,8 @@ pytestmark = pytest.mark.anyio
 # The issue's goal: at most 600 bytes per tool on average (descriptions that say what a tool
 # returns, when to prefer it, whether it asks first and what it costs); no single tool far beyond.
 MEAN_BUDGET = 600
-LARGEST_ALLOWED = 900
-# The one union an input schema may carry: an organization or workspace by id or by name.
+LARGEST_ALLOWED = 1100
+# An organization or workspace, by id or by name.
 NAME_OR_ID = [{"type": "integer", "minimum": 1}, {"type": "string"}]
 
 
@@ -44,6 +44,22 @@ def sizes_of(tools: list[dict[str, Any]]) -> dict[str, int]:
     return {
         t["name"]: model_facing_bytes(t["name"], t.get("description", ""), t["inputSchema"]) for t in tools
     }
+
+
+def plain_union(branches: Any) -> bool:
+    """A union every provider's converter keeps (issue #20): two or more typed branches, none null
+    and none a union itself, like an id or a name (NAME_OR_ID)."""
+    return (
+        isinstance(branches, list)
+        and len(branches) > 1
+        and all(
+            isinstance(branch, dict)
+            and isinstance(branch.get("type"), str)
+            and branch["type"] != "null"
+            and not {"anyOf", "oneOf", "allOf"} & branch.keys()
+            for branch in branches
+        )
+    )
 
 
 def schema_nodes(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -79,7 +95,7 @@ async def test_the_mean_model_facing_size_per_tool_stays_within_600_bytes_and_no
 # -- what every input schema looks like -------------------------------------------------------------
 
 
-async def test_every_argument_is_described_and_no_schema_carries_titles_unions_or_nulls(
+async def test_every_argument_is_described_and_no_schema_carries_titles_nulls_or_nested_unions(
     connect: Connect,
 ) -> None:
     problems: list[str] = []
@@ -91,10 +107,7 @@ async def test_every_argument_is_described_and_no_schema_carries_titles_unions_o
                 problems.append(f"{name}: top-level {combinator}")
         for path, node in schema_nodes(schema):
             for keyword in ("title", "anyOf", "oneOf"):
-                name_or_id = path in (".properties.organization_id", ".properties.workspace_id")
-                if keyword in node and not (
-                    keyword == "anyOf" and name_or_id and node[keyword] == NAME_OR_ID
-                ):
+                if keyword in node and not (keyword == "anyOf" and plain_union(node[keyword])):
                     problems.append(f"{name}{path}: {keyword}")
             if node.get("type") == "null" or (isinstance(node.get("type"), list) and "null" in node["type"]):
                 problems.append(f"{name}{path}: null type")
@@ -122,7 +135,7 @@ async def test_an_optional_argument_keeps_its_type_constraints_and_description_w
     assert rules("workspace_ids") == rules("user_ids")
     # An id, or the organization's name (resolved by the server; test_scope_names).
     assert rules("organization_id") == {"anyOf": NAME_OR_ID}
-    assert "name" in props["organization_id"]["description"]
+    assert props["organization_id"]["description"] == "Id or name"
     assert rules("confirm") == {"type": "boolean"}  # the server applies the default, false
     assert update["required"] == ["group_id"]
     assert update["additionalProperties"] is False

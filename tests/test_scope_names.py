@@ -153,7 +153,7 @@ async def test_the_schema_offers_an_id_or_a_name_in_a_form_every_provider_conver
         for field in ("organization_id", "workspace_id"):
             if field in props:
                 assert props[field]["anyOf"] == [{"type": "integer", "minimum": 1}, {"type": "string"}]
-                assert "id or name" in props[field]["description"]
+                assert "id or name" in props[field]["description"].lower()
 
 
 async def test_a_change_resolves_a_workspace_name_from_toggl_never_from_a_list_planted_in_redis(

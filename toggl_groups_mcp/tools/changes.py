@@ -297,7 +297,8 @@ async def list_changes(
         Field(description="ISO date or time"),
     ] = None,
 ) -> ChangeList:
-    """Changes this server made, newest first: ids, names, outcome, whether undone."""
+    """Changes this server made, newest first, in names, with change ids for undo_change and
+    whether undone. No Toggl request."""
     journal = _journal(ctx)
     state = app_state(ctx)
     since = _utc(since) if since is not None else None
@@ -914,7 +915,8 @@ async def undo_change(
     approval: Annotated[Approval, Resolve(_undo_preview)],
     confirm: StrictBool = ConfirmArg,
 ) -> UndoResult:
-    """Reverse a change (or a bulk run) from the journal; asks first if it loses anything."""
+    """Reverses a change or bulk run, checked against Toggl now; asks the user first if anything
+    is lost. 1 request per change sent, plus 1 read per organization or workspace."""
     require_approval(approval, f"undo {change_id}")
     plans, notes = await _plans(ctx, change_id)
     if asked_before_this_read(ctx):

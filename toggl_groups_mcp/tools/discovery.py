@@ -118,7 +118,8 @@ def _page_fit(
 
 @tool("list_organizations", title="List organizations and workspaces", safety=Safety.READ)
 async def list_organizations(ctx: Context) -> OrganizationList:
-    """Organizations, their workspaces, and defaults."""
+    """Your organizations and their workspaces, with the defaults used when none is given. Tools
+    take these by name too. 2 requests, then cached."""
     state = app_state(ctx)
     orgs = await scope.my_organizations(state)
     workspaces = await lookup.workspace_rows(state)
@@ -152,7 +153,7 @@ async def list_workspaces(
     ctx: Context,
     organization_id: Annotated[int | None, Field(ge=1, description="Organization")] = None,
 ) -> WorkspaceList:
-    """Workspaces, optionally of one organization."""
+    """Workspaces, optionally of one organization. 1 request, then cached."""
     workspaces = await lookup.workspace_rows(app_state(ctx))
     if organization_id is not None:
         workspaces = [w for w in workspaces if w.get("organization_id") == organization_id]
@@ -222,7 +223,8 @@ QUOTA_FRESH_SECS = 60.0
 
 @tool("get_quota", title="Show the Toggl API quota", safety=Safety.READ)
 async def get_quota(ctx: Context, organization_id: OrganizationId = None) -> Quota:
-    """Toggl requests left this hour."""
+    """Toggl requests left this hour and when they reset (each result's `requests` says what its
+    call cost). 0 or 1 request."""
     state = app_state(ctx)
     # No look-up just to pick an organization: any recent figure, or Toggl's list, will do.
     org = organization_id or state.settings.organization_id

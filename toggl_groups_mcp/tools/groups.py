@@ -181,7 +181,7 @@ async def list_workspace_groups(
     organization_id: OrganizationId = None,
     workspace_id: Annotated[int | None, Field(ge=1, description="Workspace")] = None,
 ) -> GroupList:
-    """A workspace's groups."""
+    """A workspace's groups and members; list_groups covers the organization. 1 request."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     ws = await scope.workspace_id(state, workspace_id, org)
@@ -202,7 +202,8 @@ async def create_group(
     user_ids: Annotated[list[Id] | None, id_list("Member user ids")] = None,
     workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids")] = None,
 ) -> GroupResult:
-    """Create a group."""
+    """Creates a group (members and workspaces optional); returns its id. Does not ask first.
+    1 request."""
     # The default organization and the journal's names: only as Toggl told this process, never
     # as Redis said (with two organizations, a forged list of one would pick where it goes).
     state = deciding_state(ctx)
@@ -331,7 +332,8 @@ async def update_group(
     ] = None,
     confirm: StrictBool = ConfirmArg,
 ) -> UpdatedGroup:
-    """Rename and/or replace the whole member or workspace list."""
+    """Renames a group or replaces its whole member or workspace list (left out = removed);
+    patch_group changes a few. Asks the user first if anything is dropped. 2 requests."""
     state = deciding_state(ctx)
     if name is None and user_ids is None and workspace_ids is None:
         raise ToolError("Nothing to change: give name, user_ids or workspace_ids. Nothing was sent to Toggl.")
@@ -504,7 +506,8 @@ async def patch_group(
     remove_workspace_ids: Annotated[list[Id] | None, id_list("Workspace ids to remove")] = None,
     confirm: StrictBool = ConfirmArg,
 ) -> PatchResult:
-    """Add or remove some members or workspaces."""
+    """Adds or removes some members or workspaces, keeping the rest; update_group renames or
+    replaces lists. Asks the user first when removing. 1 request, plus 1 per 100 changes."""
     require_approval(approval, f"change group {group_id}")
     state = deciding_state(ctx)
     org = await scope.organization_id(state, organization_id)

@@ -75,7 +75,8 @@ async def list_project_groups(
     ],
     workspace_id: WorkspaceId = None,
 ) -> LinkList:
-    """Group-project links, with link ids."""
+    """Groups linked to these projects, with link ids; get_project_access says who can track time,
+    every way. 1 request per 200 projects."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     links = [ProjectLink.from_toggl(x) for x in await fetch_links(state, ws, dedupe(project_ids) or [])]
@@ -96,7 +97,8 @@ async def add_project_group(
     group_id: GroupId,
     workspace_id: WorkspaceId = None,
 ) -> LinkAdded:
-    """Give a group access to a project."""
+    """Links a group to one project; add_group_to_projects does many. Does not ask first.
+    1 request."""
     # The default workspace and the journal's names: only as Toggl told this process, never as
     # Redis said (`deciding_state`).
     state = deciding_state(ctx)

@@ -376,7 +376,10 @@ def _names_or_ids(schema: dict[str, Any]) -> dict[str, Any]:
         if not (isinstance(prop, dict) and prop.get("type") == "integer"):
             continue
         number = {key: value for key, value in prop.items() if key != "description"}
-        described = f"{prop.get('description') or scope.NAMEABLE[field].capitalize()} id or name"
+        # The property's name says what it names; a description that only repeats it goes.
+        own = prop.get("description")
+        plain = own is None or own.casefold() == scope.NAMEABLE[field]
+        described = "Id or name" if plain else f"{own} (id or name)"
         properties[field] = {"anyOf": [number, {"type": "string"}], "description": described}
     return schema
 
