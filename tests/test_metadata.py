@@ -10,6 +10,7 @@ import difflib
 import functools
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,63 @@ def test_list_tools_read_and_creating_tools_write_without_destroying(mode: str) 
     for name in ("delete_group", "remove_project_group", "update_group", "patch_group"):
         assert tools[name]["annotations"]["destructiveHint"] is True
         assert "confirm" in tools[name]["inputSchema"]["properties"]
+
+
+# -- descriptions a model can choose by (issue #19) ------------------------------------------------
+
+# Tools whose descriptions say what they cost in Toggl requests and, when they can lose something,
+# that they ask first; the others' are held by their own tests.
+COSTED = [
+    "list_organizations",
+    "list_workspaces",
+    "get_quota",
+    "list_workspace_groups",
+    "create_group",
+    "update_group",
+    "patch_group",
+    "list_project_groups",
+    "add_project_group",
+    "list_changes",
+    "undo_change",
+]
+# Neighbours a description must name, so a model picks the right one of the two.
+NEIGHBOURS = {
+    "update_group": "patch_group",
+    "patch_group": "update_group",
+    "list_workspace_groups": "list_groups",
+    "list_project_groups": "get_project_access",
+    "add_project_group": "add_group_to_projects",
+}
+
+
+@pytest.mark.parametrize("name", COSTED)
+def test_a_description_says_what_the_call_costs_in_toggl_requests(mode: str, name: str) -> None:
+    description = wire(mode)[name]["description"]
+    assert re.search(r"\b(no|[0-9]+) (toggl )?requests?\b", description, re.IGNORECASE), description
+
+
+@pytest.mark.parametrize("name", [n for n in COSTED if SPECS[n].safety is not Safety.READ])
+def test_a_description_says_whether_the_tool_asks_the_user_first(mode: str, name: str) -> None:
+    tool = wire(mode)[name]
+    description = tool["description"].lower()
+    if tool["annotations"]["destructiveHint"]:
+        assert "asks the user first" in description, description
+    elif not tool["annotations"]["readOnlyHint"]:
+        assert "does not ask" in description, description
+
+
+@pytest.mark.parametrize(("name", "neighbour"), list(NEIGHBOURS.items()))
+def test_a_description_names_the_neighbour_to_prefer_for_the_other_case(
+    mode: str, name: str, neighbour: str
+) -> None:
+    assert neighbour in wire(mode)[name]["description"]
+
+
+def test_confirm_says_that_a_call_without_it_only_previews_and_changes_nothing(mode: str) -> None:
+    for name, tool in wire(mode).items():
+        if tool["annotations"]["destructiveHint"]:
+            confirm = tool["inputSchema"]["properties"]["confirm"]["description"].lower()
+            assert "preview" in confirm and "no change" in confirm, (name, confirm)
 
 
 # -- read-only mode -------------------------------------------------------------------------------
