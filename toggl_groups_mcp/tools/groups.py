@@ -507,7 +507,7 @@ async def patch_group(
     confirm: StrictBool = ConfirmArg,
 ) -> PatchResult:
     """Adds or removes some members or workspaces, keeping the rest; update_group renames or
-    replaces lists. Asks the user first when removing. 1 request, plus 1 per 100 changes."""
+    replaces lists. Asks the user first when removing. 1 request per 100 changes, plus up to 1 read."""
     require_approval(approval, f"change group {group_id}")
     state = deciding_state(ctx)
     org = await scope.organization_id(state, organization_id)
