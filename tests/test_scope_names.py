@@ -102,7 +102,18 @@ async def test_a_workspace_name_held_by_two_organizations_lists_both_with_their_
         )
     assert "workspace_id" in text and "2 workspaces are named 'main'" in text
     assert "5 (organization Northwind)" in text and "6 (organization Contoso Ltd)" in text
+    # list_project_groups takes no organization_id: the error does not suggest one.
+    assert "Pass the id." in text and "organization_id" not in text
     assert not any(path.endswith("/project_groups") for path in paths(toggl))
+
+
+async def test_where_the_tool_takes_an_organization_the_error_suggests_it_to_pick_the_workspace(
+    connect: Connect, toggl: respx.MockRouter
+) -> None:
+    me(toggl)
+    async with connect() as client:
+        text = tool_error(await client.call_tool("list_workspace_groups", {"workspace_id": "Main"}))
+    assert "Pass the id, or organization_id" in text
 
 
 async def test_the_organization_named_in_the_same_call_picks_between_workspaces_of_one_name(

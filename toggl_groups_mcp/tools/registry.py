@@ -318,7 +318,9 @@ class _Tool(Tool):
         try:
             with toggl_boundary(self.name):
                 state = deciding_state(context) if self.changes_toggl else app_state(context)
-                return await scope.named_scope(state, arguments)
+                return await scope.named_scope(
+                    state, arguments, takes_organization="organization_id" in fields
+                )
         except ToolError as error:
             raise ToolError(f"Error executing tool {self.name}: {error}") from None
 

@@ -52,7 +52,12 @@ async def _organization_names(state: AppState) -> dict[int, str]:
 
 
 async def _named(
-    state: AppState, field: str, given: str, rows: list[dict[str, Any]], org: int | None = None
+    state: AppState,
+    field: str,
+    given: str,
+    rows: list[dict[str, Any]],
+    org: int | None = None,
+    narrows: bool = False,
 ) -> int:
     """The id of the one row named `given` (exact, any case), or an error naming the field."""
     what = NAMEABLE[field]
@@ -75,20 +80,23 @@ async def _named(
             f"{w['id']} (organization {orgs.get(w.get('organization_id'), w.get('organization_id'))})"
             for w in matches
         )
+        how = "the id, or organization_id to say which organization's" if narrows else "the id"
         raise ToolError(
-            f"workspace_id: {len(matches)} workspaces are named {given.strip()!r}: {listed}. "
-            "Pass the id, or organization_id to say which organization's."
+            f"workspace_id: {len(matches)} workspaces are named {given.strip()!r}: {listed}. Pass {how}."
         )
     raise ToolError(
         f"{field}: {len(matches)} organizations are named {given.strip()!r}: {_choices(matches)}. Pass the id."
     )
 
 
-async def named_scope(state: AppState, arguments: dict[str, Any]) -> dict[str, Any]:
+async def named_scope(
+    state: AppState, arguments: dict[str, Any], *, takes_organization: bool = True
+) -> dict[str, Any]:
     """`arguments` with an organization or workspace given by name (or as digits in a string)
     replaced by its id, from the cached /me/organizations and /me/workspaces (no request when
     cached). A workspace name is looked for in the organization the call names, when it names
-    one. `state` is the deciding view for a call that changes Toggl: then the names come from
+    one (`takes_organization`: the tool has that argument, so an error may suggest it). `state`
+    is the deciding view for a call that changes Toggl: then the names come from
     answers Toggl gave this process, never from Redis."""
     resolved = dict(arguments)
     for field, what in NAMEABLE.items():
@@ -110,7 +118,8 @@ async def named_scope(state: AppState, arguments: dict[str, Any]) -> dict[str, A
         within = org if isinstance(org, int) and not isinstance(org, bool) else None
         if within is not None:
             rows = [w for w in rows if w.get("organization_id") == within]
-        resolved["workspace_id"] = await _named(state, "workspace_id", ws, rows, within)
+        narrows = takes_organization and within is None
+        resolved["workspace_id"] = await _named(state, "workspace_id", ws, rows, within, narrows)
     return resolved
 
 
