@@ -162,6 +162,7 @@ async def test_get_group_never_trusts_toggl_to_honour_per_page(
 
 async def test_who_can_access_a_project_by_name_in_one_call(client: Client, toggl: respx.MockRouter) -> None:
     northwind(toggl)
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])
     result = await client.call_tool("get_project_access", {"workspace_id": WS, "project_name": "intranet"})
     assert not result.is_error, tool_error(result)
     assert result.structured_content == {
@@ -170,6 +171,8 @@ async def test_who_can_access_a_project_by_name_in_one_call(client: Client, togg
             {
                 "project_id": 3006,
                 "name": "Legacy Intranet",
+                "public": False,
+                "direct": [],
                 "groups": [
                     {
                         "group_id": 601,
@@ -184,11 +187,12 @@ async def test_who_can_access_a_project_by_name_in_one_call(client: Client, togg
             }
         ],
         "total": 1,
-        "requests": 4,
+        "requests": 5,
     }
     assert sent(toggl) == [
         Sent("GET", PROJECTS, {**ALL_PROJECTS, "search": "intranet"}, None),
         Sent("GET", LINKS, {"project_ids": "3006"}, None),
+        Sent("GET", f"/workspaces/{WS}/project_users", {"project_ids": "3006"}, None),
         Sent("GET", "/me/workspaces", {}, None),
         Sent("GET", GROUPS, {}, None),
     ]
@@ -198,6 +202,7 @@ async def test_project_access_by_ids_uses_names_already_heard(
     client: Client, toggl: respx.MockRouter
 ) -> None:
     northwind(toggl)
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])
     await client.call_tool("list_projects", {"workspace_id": WS})
     before = len(sent(toggl))
     result = await client.call_tool("get_project_access", {"workspace_id": WS, "project_ids": [3007, 3006]})
@@ -207,7 +212,15 @@ async def test_project_access_by_ids_uses_names_already_heard(
         ("Website", ["Dev"]),
         ("Legacy Intranet", ["Design"]),
     ]
-    assert [s.path for s in sent(toggl)[before:]] == [LINKS, "/me/workspaces", GROUPS]
+    # Whether each is public or archived: the workspace's project list (kept a minute, shared by
+    # every access tool), read once; then links and direct members, one query each.
+    assert [s.path for s in sent(toggl)[before:]] == [
+        PROJECTS,
+        LINKS,
+        f"/workspaces/{WS}/project_users",
+        "/me/workspaces",
+        GROUPS,
+    ]
 
 
 # -- list_groups by user, list_organizations --------------------------------------------------------

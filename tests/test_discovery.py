@@ -67,7 +67,7 @@ async def test_list_projects_sends_search_active_and_paging(
     params = route.calls.last.request.url.params
     assert dict(params) == {"search": "Web", "active": "both", "page": "2", "per_page": "1"}
     assert result.structured_content == {
-        "projects": [{"id": 1, "name": "Website"}],
+        "projects": [{"id": 1, "name": "Website", "public": False}],
         "page": 2,
         "per_page": 1,
         "more": True,

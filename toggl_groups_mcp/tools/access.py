@@ -1,4 +1,8 @@
-"""Access at a glance: who is in a group and what it can reach, who can reach a project."""
+"""Access at a glance: who is in a group and what it can reach, who can reach a project.
+
+A person reaches a project three ways: it is public (everyone in the workspace), they are a direct
+member, or a linked group holds them (`paths`). An answer that leaves a way out is a wrong answer:
+each project here says all three, in names."""
 
 from __future__ import annotations
 
@@ -8,13 +12,20 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import app_state
-from ..toggl.models import Member, TogglGroup, parse_groups
+from ..state import AppState, app_state, call_memo
+from ..toggl.models import Member, TogglGroup, TogglProjectUser, parse_groups
 from . import lookup, scope
 from .args import Id, OrganizationId, Search, WorkspaceId, dedupe
 from .budget import fit
+from .discovery import ORG_USERS_PER_PAGE, organization_users
 from .groups import groups_path, read_groups
+from .paths import paths_of
 from .registry import Safety, tool
+
+# Said once per answer that holds a public project, not on every project.
+PUBLIC_MEANS = "public: everyone in the workspace can track time on it, whatever its members and groups"
+# Organization users read for the names of direct members no other answer named (200 a page).
+MAX_USER_PAGES = 25
 
 
 class Named(BaseModel):
@@ -26,6 +37,7 @@ class ProjectRef(BaseModel):
     id: int
     name: str | None = None
     workspace_id: int
+    public: bool | None = Field(default=None, description="Only for public projects: true")
     archived: bool | None = Field(default=None, description="Only for archived projects: true")
 
 
@@ -35,6 +47,7 @@ class GroupDetail(BaseModel):
     members: list[Member]
     workspaces: list[Named]
     projects: list[ProjectRef] = Field(description="Projects the group can access")
+    note: str | None = Field(default=None, description="What a mark means, when one is used")
     shown: str | None = Field(default=None, description="Set when a list was cut to fit: what is left out")
 
 
@@ -45,19 +58,73 @@ class GroupAccess(BaseModel):
     members: list[Member] | None = None
 
 
+class DirectMember(BaseModel):
+    user_id: int
+    name: str | None = None
+    manager: bool | None = Field(default=None, description="Only for project managers: true")
+    custom_rate: bool | None = Field(
+        default=None, description="Only when they have their own rate or labor cost here: true"
+    )
+
+    @classmethod
+    def from_row(cls, row: TogglProjectUser, names: dict[int, str]) -> DirectMember:
+        return cls(
+            user_id=row.user_id,
+            name=names.get(row.user_id),
+            manager=True if row.manager else None,
+            custom_rate=True if row.rate is not None or row.labor_cost is not None else None,
+        )
+
+
 class ProjectAccess(BaseModel):
     project_id: int
     name: str | None = None
-    groups: list[GroupAccess] = Field(description="Groups that can access the project")
+    public: bool = Field(description="True: everyone in the workspace can track time on it")
+    archived: bool | None = Field(default=None, description="Only for archived projects: true")
+    direct: list[DirectMember] = Field(description="Direct members of the project")
+    groups: list[GroupAccess] = Field(description="Groups linked to the project, with their members")
 
 
 class ProjectAccessList(BaseModel):
     workspace_id: int
     projects: list[ProjectAccess]
     total: int = Field(description="Matching projects")
+    not_found: list[int] | None = Field(default=None, description="Ids that are no project of this workspace")
+    note: str | None = Field(default=None, description="What public means, when a project is")
     shown: str | None = Field(
         default=None, description="Set when the list was cut to fit: how to see the rest"
     )
+
+
+async def user_names(ctx: Context, org: int, user_ids: list[int]) -> dict[int, str]:
+    """Names for these people, for the fewest requests: names already heard; else the
+    organization's groups (1 request, none when this call read them); else organization users, 200
+    a page (kept a minute), until every one is found."""
+    state = app_state(ctx)
+    names: dict[int, str] = {}
+
+    def look_up() -> list[int]:
+        for uid in user_ids:
+            if uid not in names and (name := lookup.shown_name(state, "user", uid)):
+                names[uid] = name
+        return [uid for uid in user_ids if uid not in names]
+
+    if not look_up():
+        return names
+    if ("groups", org) not in call_memo(ctx):
+        await read_groups(ctx, org)
+        if not look_up():
+            return names
+    for page in range(1, MAX_USER_PAGES + 1):
+        rows = await organization_users(state, org, None, page, ORG_USERS_PER_PAGE)
+        if not look_up() or len(rows) < ORG_USERS_PER_PAGE:
+            break
+    return names
+
+
+async def organization_of(state: AppState, ws: int, given: int | None) -> int:
+    org = given or await lookup.organization_of(state, ws)
+    return org if org is not None else await scope.organization_id(state, None)
 
 
 async def _find_group(ctx: Context, org: int, group_id: int | None, name: str | None) -> TogglGroup:
@@ -87,14 +154,22 @@ async def get_group(
     name: Annotated[str | None, Search, Field(description="Group name, any case")] = None,
     organization_id: OrganizationId = None,
 ) -> GroupDetail:
-    """A group's members, workspaces and projects."""
+    """A group's members, workspaces and every project it reaches (marked public or archived). 1
+    request, plus 1 per 200 projects in the organization."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     group = await _find_group(ctx, org, group_id, name)
     workspace_names = await lookup.workspace_names(state)
+    # A read tool: the project lists may be the cached ones (a minute); the links are read now.
     reached = await lookup.projects_of_group(ctx, org, group)
     projects = [
-        ProjectRef(id=p.id, name=p.name, workspace_id=p.workspace_id, archived=None if p.active else True)
+        ProjectRef(
+            id=p.id,
+            name=p.name,
+            workspace_id=p.workspace_id,
+            public=True if p.public else None,
+            archived=None if p.active else True,
+        )
         for p, _ in sorted(reached, key=lambda pair: pair[0].name.casefold())
     ]
     members = [Member.from_toggl(u) for u in group.users]
@@ -105,6 +180,11 @@ async def get_group(
         workspaces=[Named(id=w, name=workspace_names.get(w)) for w in group.workspaces],
         projects=projects,
     )
+    if any(p.public for p in projects):
+        detail.note = (
+            "public: everyone in the workspace can track time on it, so the group adds no access "
+            "there; projects without the mark are private"
+        )
     budget = state.settings.text_budget
     shown_projects = fit(projects, budget // 2)
     shown_members = fit(members, budget // 2)
@@ -129,45 +209,63 @@ async def get_project_access(
     project_name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
     organization_id: OrganizationId = None,
 ) -> ProjectAccessList:
-    """Who can access projects: groups and members."""
+    """Who can track time on projects: public or not, direct members, linked groups with members.
+    3 requests per 200 projects, plus up to 1 per 200 org users for unknown names."""
     if (project_ids is None) == (project_name is None):
         raise ToolError("Give project_ids or project_name (not both). Nothing was sent to Toggl.")
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id, organization_id)
+    matching: list[lookup.Project] = []
     if project_ids is not None:
         ids = dedupe(project_ids) or []
-        names = await lookup.project_names(state, ws, ids)
     else:
         assert project_name is not None
         matching = await lookup.find_projects(state, ws, project_name)
         ids = [p.id for p in sorted(matching, key=lambda p: p.name.casefold())]
-        names = {p.id: p.name for p in matching}
         if not ids:
             raise ToolError(
                 f"No project in workspace {ws} has {project_name!r} in its name; list_projects lists them."
             )
-    links = await lookup.links_of(ctx, ws, ids)
+    # A read tool: the workspace's project list may be the cached one; links and members are read now.
+    paths = await paths_of(ctx, ws, ids, fresh=False, known=matching)
+    missing = [pid for pid in ids if paths[pid].project is None]
+    found = [paths[pid] for pid in ids if pid not in missing]
     groups: dict[int, TogglGroup] = {}
-    if links:
-        org = organization_id or await lookup.organization_of(state, ws)
-        if org is None:
-            org = await scope.organization_id(state, None)
-        groups = {g.group_id: g for g in await read_groups(ctx, org)}
-        lookup.remember_groups(state, groups.values())
-    by_project: dict[int, list[GroupAccess]] = {pid: [] for pid in ids}
-    for link in links:
-        group = groups.get(link.group_id)
-        by_project.setdefault(link.pid, []).append(
-            GroupAccess(
-                group_id=link.group_id,
-                name=group.name if group else None,
-                project_group_id=link.id,
-                members=[Member.from_toggl(u) for u in group.users] if group else None,
-            )
+    names: dict[int, str] = {}
+    if any(p.links or p.direct for p in found):
+        org = await organization_of(state, ws, organization_id)
+        if any(p.links for p in found):
+            groups = {g.group_id: g for g in await read_groups(ctx, org)}
+        direct = list(dict.fromkeys(row.user_id for p in found for row in p.direct))
+        names = await user_names(ctx, org, direct) if direct else {}
+    projects = [
+        ProjectAccess(
+            project_id=p.project_id,
+            name=p.project.name if p.project else None,
+            public=p.public,
+            archived=True if p.archived else None,
+            direct=[DirectMember.from_row(row, names) for row in p.direct],
+            groups=[
+                GroupAccess(
+                    group_id=link.group_id,
+                    name=group.name if group else None,
+                    project_group_id=link.id,
+                    members=[Member.from_toggl(u) for u in group.users] if group else None,
+                )
+                for link in p.links
+                for group in [groups.get(link.group_id)]
+            ],
         )
-    projects = [ProjectAccess(project_id=pid, name=names.get(pid), groups=by_project[pid]) for pid in ids]
+        for p in found
+    ]
     shown = fit(projects, state.settings.text_budget)
-    result = ProjectAccessList(workspace_id=ws, projects=projects[:shown], total=len(projects))
+    result = ProjectAccessList(
+        workspace_id=ws,
+        projects=projects[:shown],
+        total=len(projects),
+        not_found=missing or None,
+        note=PUBLIC_MEANS if any(p.public for p in projects[:shown]) else None,
+    )
     if shown < len(projects):
         rest = [p.project_id for p in projects[shown:]]
         more = f" (and {len(rest) - 20} more)" if len(rest) > 20 else ""

@@ -39,7 +39,6 @@ class OrganizationList(BaseModel):
 
 # Flags that are the same on almost every item say nothing: keep only the exception.
 OnlyTrue = Annotated[bool | None, AfterValidator(lambda flag: True if flag else None)]
-OnlyFalse = Annotated[bool | None, AfterValidator(lambda flag: False if flag is False else None)]
 
 
 class Workspace(BaseModel):
@@ -56,8 +55,21 @@ class WorkspaceList(BaseModel):
 class Project(BaseModel):
     id: int
     name: str
-    active: OnlyFalse = Field(default=None, description="Only for archived projects: false")
+    # Always said: a model must not have to guess whether everyone can track time on it. A project
+    # whose answer lacks `is_private` counts as private, as everywhere else (lookup.Project).
+    public: bool = Field(description="True: everyone in the workspace can track time on it")
+    archived: OnlyTrue = Field(default=None, description="Only for archived projects: true")
     client_id: int | None = None
+
+    @classmethod
+    def from_toggl(cls, row: dict[str, Any]) -> Project:
+        return cls(
+            id=row["id"],
+            name=str(row.get("name") or ""),
+            public=row.get("is_private") is False,
+            archived=row.get("active") is False,
+            client_id=row.get("client_id") if isinstance(row.get("client_id"), int) else None,
+        )
 
 
 class ProjectPage(BaseModel):
@@ -74,6 +86,7 @@ class OrganizationUser(BaseModel):
     email: str | None = None
     admin: OnlyTrue = Field(default=None, description="Only for organization admins: true")
     inactive: OnlyTrue = Field(default=None, description="Only for deactivated users: true")
+    matched: list[str] | None = Field(default=None, description="With several filters: those that found them")
 
 
 class UserPage(BaseModel):
@@ -82,6 +95,9 @@ class UserPage(BaseModel):
     per_page: int
     more: bool = Field(description="True when the next page may hold more users")
     shown: str | None = Field(default=None, description="Set when the page was cut to fit")
+    unmatched: list[str] | None = Field(
+        default=None, description="With several filters: those that found nobody"
+    )
 
 
 class Quota(BaseModel):
@@ -165,11 +181,12 @@ async def list_projects(
     ctx: Context,
     workspace_id: WorkspaceId = None,
     name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
-    active: Annotated[Literal["true", "false", "both"], Field(description="Default: true (active)")] = "true",
+    active: Annotated[Literal["true", "false", "both"], Field(description="false: archived only")] = "true",
     page: Page = 1,
     per_page: Annotated[int, Field(ge=1, le=200, description="Per page")] = 50,
 ) -> ProjectPage:
-    """Find projects by name (any case)."""
+    """Projects by name (any case), marked public and archived. Who can access one:
+    get_project_access."""
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     params: dict[str, Any] = {"active": active, "page": page, "per_page": per_page}
@@ -183,38 +200,83 @@ async def list_projects(
     key = ("projects", ws, name, active, page, per_page)
     projects = await state.cache.get_or_load(key, load)
     lookup.remember_rows(state, "project", projects)
-    items, shown = _page_fit(
-        [Project.model_validate(_picked(p, Project)) for p in projects], per_page, state, "name"
-    )
+    items, shown = _page_fit([Project.from_toggl(p) for p in projects], per_page, state, "name")
     return ProjectPage(
         projects=items, page=page, per_page=per_page, more=len(projects) >= per_page, shown=shown
     )
 
 
-@tool("list_organization_users", title="List organization users", safety=Safety.READ)
-async def list_organization_users(
-    ctx: Context,
-    organization_id: OrganizationId = None,
-    filter: Annotated[str | None, Search, Field(description="Part of name or email")] = None,
-    page: Page = 1,
-    per_page: Annotated[int, Field(ge=1, le=200, description="Per page")] = 50,
-) -> UserPage:
-    """Find people by name or email."""
-    state = app_state(ctx)
-    org = await scope.organization_id(state, organization_id)
+# Name filters one call takes (one request each): enough for "Priya and Tom", not a bulk lookup.
+MAX_FILTERS = 10
+ORG_USERS_PER_PAGE = 200  # Toggl's most
+
+
+async def organization_users(
+    state: AppState, org: int, filter: str | None, page: int, per_page: int
+) -> list[dict[str, Any]]:
+    """One page of organization users (kept a minute, like other discovery answers), their names
+    remembered."""
     params: dict[str, Any] = {"page": page, "per_page": per_page}
     if filter is not None:
         params["filter"] = filter
 
     async def load() -> list[dict[str, Any]]:
         data = await state.toggl.request("GET", f"/organizations/{org}/users", params=params)
-        return [u for u in data or [] if isinstance(u, dict) and "user_id" in u]
+        return [u for u in data or [] if isinstance(u, dict) and isinstance(u.get("user_id"), int)]
 
     users = await state.cache.get_or_load(("users", org, filter, page, per_page), load)
     lookup.remember_rows(state, "user", users, id_key="user_id")
-    people = [OrganizationUser.model_validate(_picked(u, OrganizationUser)) for u in users]
-    items, shown = _page_fit(people, per_page, state, "filter")
-    return UserPage(users=items, page=page, per_page=per_page, more=len(users) >= per_page, shown=shown)
+    return users
+
+
+Filters = Annotated[
+    list[Annotated[str, Search]] | Annotated[str, Search] | None,
+    Field(description=f"Part of name or email, or up to {MAX_FILTERS}"),
+]
+
+
+@tool("list_organization_users", title="List organization users", safety=Safety.READ)
+async def list_organization_users(
+    ctx: Context,
+    organization_id: OrganizationId = None,
+    filter: Filters = None,
+    page: Page = 1,
+    per_page: Annotated[int, Field(ge=1, le=200, description="Per page")] = 50,
+) -> UserPage:
+    """People (user ids) by name or email; a list of filters finds several, 1 request each."""
+    state = app_state(ctx)
+    filters = [filter] if not isinstance(filter, list) else list(dict.fromkeys(filter))
+    if len(filters) > MAX_FILTERS or not filters:
+        raise ToolError(
+            f"filter: give 1 to {MAX_FILTERS} names or emails (got {len(filters)}). Nothing was sent to Toggl."
+        )
+    org = await scope.organization_id(state, organization_id)
+    several = isinstance(filter, list) and len(filters) > 1
+    people: dict[int, OrganizationUser] = {}
+    unmatched: list[str] = []
+    more = False
+    for text in filters:
+        users = await organization_users(state, org, text, page, per_page)
+        more = more or len(users) >= per_page
+        if not users and text is not None:
+            unmatched.append(text)
+        for row in users[:per_page]:
+            person = people.get(row["user_id"])
+            if person is None:
+                person = people[row["user_id"]] = OrganizationUser.model_validate(
+                    _picked(row, OrganizationUser)
+                )
+            if several and text is not None:
+                person.matched = [*(person.matched or []), text]
+    items, shown = _page_fit(list(people.values()), len(people), state, "filter")
+    return UserPage(
+        users=items,
+        page=page,
+        per_page=per_page,
+        more=more,
+        shown=shown,
+        unmatched=unmatched if several and unmatched else None,
+    )
 
 
 # A quota figure read from a response header is trusted for this long.

@@ -1,9 +1,11 @@
 """The access review: who can reach what in a workspace, as one grid.
 
 Groups down the side (with their members), projects across the top, a mark where a group can
-access a project. In a host with MCP Apps the result is shown in an interactive view
-(`access_review.html`, beside this module) where a person can stage changes and apply them; every
-other client, and the model, get the same grid as compact JSON.
+access a project; below the groups, the people who are direct members of a project, and on top the
+projects marked public (everyone in the workspace) or archived: the picture an admin approves is
+every way in, not only the groups. In a host with MCP Apps the result is shown in an interactive
+view (`access_review.html`, beside this module) where a person can stage group changes and apply
+them; every other client, and the model, get the same grid as compact JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field
 from ..state import app_state
 from ..toggl.models import Member, TogglGroup
 from . import lookup, scope
+from .access import PUBLIC_MEANS, user_names
 from .args import Id, Search, WorkspaceId, dedupe
 from .budget import ENVELOPE, fit, size
 from .groups import read_groups
@@ -33,7 +36,14 @@ VIEW = View(
 class ReviewProject(BaseModel):
     id: int
     name: str
+    public: bool | None = Field(default=None, description="Only for public projects: true")
     archived: bool | None = Field(default=None, description="Only for archived projects: true")
+
+
+class ReviewPerson(BaseModel):
+    user_id: int
+    name: str | None = None
+    projects: list[int] = Field(description="Ids of the projects above they are a direct member of")
 
 
 class ReviewGroup(BaseModel):
@@ -51,8 +61,11 @@ class AccessReview(BaseModel):
     groups: list[ReviewGroup] = Field(
         description="Groups assigned to the workspace or linked to its projects"
     )
+    direct: list[ReviewPerson] = Field(description="Direct project members, apart from any group")
     projects_total: int
     groups_total: int
+    direct_total: int
+    note: str | None = Field(default=None, description="What public means, when a project is")
     shown: str | None = Field(default=None, description="Set when the grid was cut to fit: how to narrow it")
 
 
@@ -72,7 +85,8 @@ async def review_access(
     group_ids: Annotated[list[Id] | None, Field(min_length=1, description="Only these")] = None,
     project_name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
 ) -> AccessReview:
-    """Access grid: a workspace's groups with members × its projects."""
+    """A workspace's access grid for an admin (a view in MCP Apps hosts): projects marked public or
+    archived × groups with members, plus direct members. 2 requests per 200 projects, plus 1."""
     # No organization_id: the workspace's organization comes with the workspace list that names it.
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
@@ -93,10 +107,16 @@ async def review_access(
                 f"No project in workspace {ws} has {project_name!r} in its name; list_projects lists them."
             )
     groups = await read_groups(ctx, org)
-    links = await lookup.links_of(ctx, ws, [p.id for p in projects]) if projects else []
+    project_ids = [p.id for p in projects]
+    links = await lookup.links_of(ctx, ws, project_ids) if projects else []
     reaches: dict[int, set[int]] = {}
     for link in links:
         reaches.setdefault(link.group_id, set()).add(link.pid)
+    direct_rows = await lookup.project_users_of(ctx, ws, project_ids) if projects else []
+    memberships: dict[int, set[int]] = {}
+    for row in direct_rows:
+        memberships.setdefault(row.user_id, set()).add(row.project_id)
+    names = await user_names(ctx, org, list(memberships))
 
     wanted = dedupe(group_ids)
     if wanted is not None:
@@ -116,10 +136,17 @@ async def review_access(
         organization_id=org,
         workspace_id=ws,
         workspace=workspace,
-        projects=[ReviewProject(id=p.id, name=p.name, archived=None if p.active else True) for p in projects],
+        projects=[
+            ReviewProject(
+                id=p.id, name=p.name, public=True if p.public else None, archived=None if p.active else True
+            )
+            for p in projects
+        ],
         groups=[],
+        direct=[],
         projects_total=len(projects),
         groups_total=len(chosen),
+        direct_total=len(memberships),
     )
     # Cut to the text budget: up to a third of it for the columns, what they leave for the rows.
     budget = state.settings.text_budget
@@ -136,11 +163,32 @@ async def review_access(
         )
         for g in chosen
     ]
-    shown_groups = fit(rows, budget - columns_size)
+    # Direct members, by name: a person shown only where the shown columns hold their membership.
+    people = sorted(
+        (
+            ReviewPerson(
+                user_id=uid,
+                name=names.get(uid),
+                projects=[p.id for p in projects if p.id in columns and p.id in held],
+            )
+            for uid, held in memberships.items()
+        ),
+        key=lambda person: (person.name or "").casefold(),
+    )
+    people = [person for person in people if person.projects]
+    # The rows share what the columns leave: direct members up to a third of it (they are part of
+    # the truth, never crowded out by groups), the groups the rest.
+    rest = budget - columns_size
+    shown_people = fit(people, ENVELOPE + (rest - ENVELOPE) // 3)
+    review.direct = people[:shown_people]
+    shown_groups = fit(rows, rest - sum(size(p) for p in review.direct))
     review.groups = rows[:shown_groups]
-    if shown_projects < len(projects) or shown_groups < len(rows):
+    if any(p.public for p in review.projects):
+        review.note = PUBLIC_MEANS
+    if shown_projects < len(projects) or shown_groups < len(rows) or shown_people < len(memberships):
         review.shown = (
-            f"{shown_projects} of {len(projects)} projects and {shown_groups} of {len(rows)} groups "
-            "shown; narrow with project_name or group_ids"
+            f"{shown_projects} of {len(projects)} projects, {shown_groups} of {len(rows)} groups and "
+            f"{shown_people} of {len(memberships)} direct members shown; narrow with project_name or "
+            "group_ids"
         )
     return review
