@@ -141,7 +141,7 @@ async def list_groups(
     user_id: Annotated[int | None, Field(ge=1, description="Holding this user")] = None,
     offset: Annotated[int, Field(ge=0, description="Groups to skip")] = 0,
 ) -> GroupList:
-    """Groups and members; user_id gives one person's groups."""
+    """Groups and members; user_id gives one person's groups, without members."""
     state = app_state(ctx)
     org = await scope.organization_id(state, organization_id)
     params: dict[str, Any] = {}
@@ -152,26 +152,28 @@ async def list_groups(
     groups = parse_groups(await state.toggl.request("GET", groups_path(org), params=params or None))
     lookup.remember_groups(state, groups)
     if user_id is not None:
+        # "Which groups is Kenji in?" wants the groups, not everyone else in them.
         groups = [g for g in groups if user_id in g.user_ids]
-    return group_list(groups, offset, state.settings.text_budget)
+    return group_list(groups, offset, state.settings.text_budget, members=user_id is None)
 
 
-def group_list(groups: list[TogglGroup], offset: int, budget: int) -> GroupList:
-    """Members in full when they fit; else member counts; then as many groups as fit."""
+def group_list(groups: list[TogglGroup], offset: int, budget: int, *, members: bool = True) -> GroupList:
+    """Members in full when they fit (and are wanted); else member counts; then as many groups as
+    fit."""
     rest = groups[offset:]
-    full = [Group.from_toggl(g) for g in rest]
+    full = [Group.from_toggl(g, with_members=members) for g in rest]
     if fit(full, budget) == len(full):
         return GroupList(groups=full, total=len(groups))
     brief = [Group.from_toggl(g, with_members=False) for g in rest]
     shown = fit(brief, budget)
     result = GroupList(groups=brief[:shown], total=len(groups))
-    note = "Members left out to fit (get_group shows one group's)"
+    notes = ["Members left out to fit (get_group shows one group's)"] if members else []
     if shown < len(brief):
-        note += (
-            f"; groups {offset + 1} to {offset + shown} of {len(groups)} shown: pass offset="
+        notes.append(
+            f"groups {offset + 1} to {offset + shown} of {len(groups)} shown: pass offset="
             f"{offset + shown} for the next, or narrow with name, workspace_id or user_id"
         )
-    result.shown = note + "."
+    result.shown = "; ".join(notes) + "."
     return result
 
 
