@@ -211,6 +211,12 @@ def texts_of(record_items: list[dict[str, Any]]) -> str:
     return "\n".join(block.get("text", "") for item in record_items for block in item.get("content", []))
 
 
+def plain(change: str) -> str:
+    """A staged change as the tray lists it, without what it says stays open: "(public: …)" or
+    "(… keep access another way)"."""
+    return re.sub(r" \((public: .*|.* keep access another way)\)$", "", change.strip())
+
+
 def pick_changes(grid: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int]]:
     """One link to remove and one missing link to add, in different groups when possible."""
     on = sorted(k for k, v in grid["cells"].items() if v)
@@ -267,6 +273,59 @@ async def test_handshake_and_matrix_match_the_sandbox(
         await expect(host.view.locator("#tray li")).to_have_count(0)
         await expect(root(host)).to_have_attribute("data-applying", "false")
     assert control.mutating() == []
+
+
+async def test_public_and_archived_projects_and_direct_members_are_part_of_the_picture(
+    open_review: OpenReview, control: Any, sandbox: SandboxThread
+) -> None:
+    """What an admin approves is every way in: columns say public and archived, direct members
+    have rows of their own (read-only), and staging a removal says who keeps access anyway."""
+    ws = WS_ACME_ENGINEERING
+    grid = expected_grid(control.state(), ws)
+    group_id, project_id = sorted(grid["links"])[0]
+    member = sorted(next(g for g in control.state()["groups"] if g["id"] == group_id)["user_ids"])[0]
+    # One of the group's members is a direct member of its project too (through Toggl's API) ...
+    async with httpx.AsyncClient(base_url=sandbox.url, auth=sandbox.auth, timeout=10) as toggl:
+        added = await toggl.post(
+            f"/workspaces/{ws}/project_users", json={"project_id": project_id, "user_id": member}
+        )
+    added.raise_for_status()
+    # ... and another project is public (the sandbox's own store: Toggl's API is not needed here).
+    other = next(p for p in sorted(grid["projects"]) if p != project_id)
+    sandbox.sandbox.store.state.projects[other].is_private = False
+    state = control.state()
+    mine = [p for p in state["projects"] if p["workspace_id"] == ws]
+    public = {p["id"] for p in mine if not p["is_private"]}
+    archived = {p["id"] for p in mine if not p["active"]}
+    direct = {
+        (r["user_id"], r["project_id"]) for r in state["project_users"] if r["project_id"] in grid["projects"]
+    }
+    names = {u["id"]: u["fullname"] for u in state["users"]}
+    assert public and archived and (member, project_id) in direct
+
+    async with open_review(workspace_id=ws) as host:
+        view = host.view
+        for pid in grid["projects"]:
+            tags = await view.locator(f'#matrix thead th[data-project-id="{pid}"] .tag').all_inner_texts()
+            assert ("public" in tags, "archived" in tags) == (pid in public, pid in archived), (pid, tags)
+        people = view.locator("#matrix th[data-user-id]")
+        await expect(people).to_have_count(len({u for u, _ in direct}))
+        for uid in {u for u, _ in direct}:
+            await expect(view.locator(f'#matrix th[data-user-id="{uid}"]')).to_contain_text(names[uid])
+        marked = await view.locator('#matrix td[data-user-id][data-state="on"]').evaluate_all(
+            "cells => cells.map(td => [Number(td.dataset.userId), Number(td.dataset.projectId)])"
+        )
+        assert {(u, p) for u, p in marked} == direct
+        assert await view.locator("#matrix td[data-user-id] button").count() == 0  # not changed here
+        await expect(view.locator("#notice")).to_contain_text(
+            "everyone in the workspace can track time on it"
+        )
+
+        await cell(view, group_id, project_id).locator("button").click()
+        staged = view.locator("#tray li")
+        await expect(staged).to_have_count(1)
+        await expect(staged).to_contain_text(f"{names[member]}")
+        await expect(staged).to_contain_text("keep access another way")
 
 
 async def test_a_cut_grid_says_so(open_review: OpenReview, control: Any) -> None:
@@ -353,12 +412,13 @@ async def test_changes_are_sent_only_after_confirmation(open_review: OpenReview,
             f"{grid['groups'][rm_g]} loses {grid['projects'][rm_p]}",
         }
         await expect(view.locator("#tray li")).to_have_count(2)
-        assert {t.strip() for t in await view.locator("#tray li").all_inner_texts()} == staged
+        # A removal may add what it leaves open ("(public: …)", "(… keep access another way)").
+        assert {plain(t) for t in await view.locator("#tray li").all_inner_texts()} == staged
 
         await view.locator("#apply").click()
         await expect(view.locator("#confirm")).to_be_visible()
         await expect(view.locator("#confirm li")).to_have_count(2)
-        assert {t.strip() for t in await view.locator("#confirm li").all_inner_texts()} == staged
+        assert {plain(t) for t in await view.locator("#confirm li").all_inner_texts()} == staged
         # Asked, not sent: nothing reached the host, the server or Toggl.
         record = await host.record()
         assert tools_called(record) == [] and record["calls"] == [] and host.forwarded == []
