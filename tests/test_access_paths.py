@@ -3,6 +3,8 @@ archived projects, in names, for as few Toggl requests as the project groups que
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -10,8 +12,11 @@ import pytest
 import respx
 from mcp import Client
 from mcp.types import CallToolResult
+from pydantic import SecretStr
 
-from tests.conftest import Connect, Sent, assert_nothing_sent, sent, tool_error
+from tests.conftest import Connect, Sent, assert_nothing_sent, make_settings, sent, tool_error
+from toggl_groups_mcp.sandbox import SandboxConfig, demo, running_sandbox
+from toggl_groups_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -296,3 +301,75 @@ async def test_more_than_ten_filters_are_refused_without_a_request(
     )
     assert "filter" in text and "10" in text
     assert_nothing_sent(toggl)
+
+
+# -- against the sandbox ----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["legacy", "auto"])
+def on_sandbox(request: pytest.FixtureRequest) -> Any:
+    """A client (in both eras) on a fresh demo sandbox over loopback HTTP."""
+
+    @asynccontextmanager
+    async def open_() -> AsyncIterator[tuple[Client, Any]]:
+        async with running_sandbox(SandboxConfig()) as sb:
+            settings = make_settings(api_token=SecretStr(sb.token), api_url=sb.url)
+            async with Client(build_server(settings), mode=request.param) as client:
+                yield client, sb
+
+    return open_
+
+
+async def test_on_the_sandbox_the_answer_is_every_path_its_state_holds(on_sandbox: Any) -> None:
+    """API Platform made private, with a member of a linked group added as a direct member too (by
+    Toggl's API); Data Pipeline made public. The answer is the sandbox's state, in names."""
+    ws, api, pipeline = demo.WS_ACME_ENGINEERING, demo.PROJECT_API_PLATFORM, demo.PROJECT_DATA_PIPELINE
+    async with on_sandbox() as (client, sb):
+        state = sb.sandbox.store.state
+        state.projects[api].is_private = True
+        state.projects[pipeline].is_private = False
+        linked = sorted(pg.group_id for pg in state.project_groups.values() if pg.project_id == api)
+        member = state.groups[linked[0]].user_ids[0]
+        async with httpx.AsyncClient(base_url=sb.url, auth=sb.auth, timeout=10) as toggl:
+            added = await toggl.post(
+                f"/workspaces/{ws}/project_users", json={"project_id": api, "user_id": member}
+            )
+        added.raise_for_status()
+        before = len(sb.sandbox.request_log())
+        result = await client.call_tool(
+            "get_project_access", {"workspace_id": ws, "project_ids": [api, pipeline]}
+        )
+        asked = [e["path"].removeprefix("/api/v9") for e in sb.sandbox.request_log()[before:]]
+        answer = data(result)
+        users = state.users
+        first, second = answer["projects"]
+        assert (first["project_id"], first["public"], second["project_id"], second["public"]) == (
+            api,
+            False,
+            pipeline,
+            True,
+        )
+        direct = {
+            (r.user_id, r.project_id) for r in state.project_users.values() if r.project_id in (api, pipeline)
+        }
+        for project in answer["projects"]:
+            shown = {(m["user_id"], project["project_id"]) for m in project["direct"]}
+            assert shown == {d for d in direct if d[1] == project["project_id"]}
+            for m in project["direct"]:
+                assert m["name"] == users[m["user_id"]].fullname
+            links = {
+                pg.group_id for pg in state.project_groups.values() if pg.project_id == project["project_id"]
+            }
+            assert {g["group_id"] for g in project["groups"]} == links
+        # The member reaches API Platform both ways, and is named under each.
+        assert member in {m["user_id"] for m in first["direct"]}
+        assert any(member in {m["user_id"] for m in g["members"]} for g in first["groups"])
+        assert "everyone in the workspace" in answer["note"]
+        # Project list, links and direct members, each once; the workspace and groups for names.
+        assert asked == [
+            f"/workspaces/{ws}/projects",
+            f"/workspaces/{ws}/project_groups",
+            f"/workspaces/{ws}/project_users",
+            "/me/workspaces",
+            f"/organizations/{demo.ORG_ACME}/groups",
+        ]
