@@ -251,6 +251,38 @@ async def test_get_group_marks_public_and_archived_projects_and_reuses_the_proje
     assert [s.path for s in sent(toggl)[before:]] == [GROUPS, LINKS]
 
 
+# -- review_access ----------------------------------------------------------------------------------
+
+
+async def test_the_review_grid_marks_public_and_archived_projects_and_has_rows_for_direct_members(
+    client: Client, toggl: respx.MockRouter
+) -> None:
+    northwind(toggl)
+    answer = data(await client.call_tool("review_access", {}))
+    assert answer["projects"] == [
+        {"id": HANDBOOK, "name": "Handbook", "public": True},
+        {"id": OLD, "name": "Old Payroll", "archived": True},
+        {"id": PAYROLL, "name": "Payroll"},
+    ]
+    assert [(g["name"], g["projects"]) for g in answer["groups"]] == [("Finance", [PAYROLL])]
+    # Priya reaches Payroll through Finance and directly: the grid shows both; Kenji only directly.
+    assert answer["direct"] == [
+        {"user_id": 21, "name": "Kenji Sato", "projects": [PAYROLL]},
+        {"user_id": 11, "name": "Priya Raman", "projects": [PAYROLL]},
+    ]
+    assert answer["direct_total"] == 2
+    assert "everyone in the workspace can track time on it" in answer["note"]
+    ids = f"{HANDBOOK},{OLD},{PAYROLL}"
+    assert sent(toggl) == [
+        Sent("GET", "/me/workspaces", {}, None),
+        Sent("GET", PROJECTS, ALL_PROJECTS, None),
+        Sent("GET", GROUPS, {}, None),
+        Sent("GET", LINKS, {"project_ids": ids}, None),
+        Sent("GET", MEMBERS, {"project_ids": ids}, None),
+        Sent("GET", USERS, {"page": "1", "per_page": "200"}, None),  # Kenji is in no group
+    ]
+
+
 # -- list_groups ------------------------------------------------------------------------------------
 
 

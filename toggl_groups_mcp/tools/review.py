@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ..state import app_state
-from ..toggl.models import Member, TogglGroup
+from ..toggl.models import Member, TogglGroup, TogglProjectUser, parse_project_users
 from . import lookup, scope
 from .access import PUBLIC_MEANS, user_names
 from .args import Id, Search, WorkspaceId, dedupe
@@ -69,6 +69,17 @@ class AccessReview(BaseModel):
     shown: str | None = Field(default=None, description="Set when the grid was cut to fit: how to narrow it")
 
 
+async def _direct_rows(ctx: Context, ws: int, project_ids: list[int]) -> list[TogglProjectUser]:
+    """Direct members of the grid's projects: one query per 200 projects, or, for more, Toggl's
+    list for the whole workspace in one request (`project_ids` is optional on project_users,
+    unlike project_groups)."""
+    if len(project_ids) <= lookup.LINK_QUERY_IDS:
+        return await lookup.project_users_of(ctx, ws, project_ids)
+    data = await app_state(ctx).toggl.request("GET", lookup.project_users_path(ws))
+    wanted = set(project_ids)
+    return [row for row in parse_project_users(data) if row.direct and row.project_id in wanted]
+
+
 def _in_review(group: TogglGroup, ws: int, linked: set[int]) -> bool:
     return ws in group.workspaces or group.group_id in linked
 
@@ -86,7 +97,7 @@ async def review_access(
     project_name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
 ) -> AccessReview:
     """A workspace's access grid for an admin (a view in MCP Apps hosts): projects marked public or
-    archived × groups with members, plus direct members. 2 requests per 200 projects, plus 1."""
+    archived × groups with members, plus direct members. 1 request per 200 projects, plus 2."""
     # No organization_id: the workspace's organization comes with the workspace list that names it.
     state = app_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
@@ -112,7 +123,7 @@ async def review_access(
     reaches: dict[int, set[int]] = {}
     for link in links:
         reaches.setdefault(link.group_id, set()).add(link.pid)
-    direct_rows = await lookup.project_users_of(ctx, ws, project_ids) if projects else []
+    direct_rows = await _direct_rows(ctx, ws, project_ids) if projects else []
     memberships: dict[int, set[int]] = {}
     for row in direct_rows:
         memberships.setdefault(row.user_id, set()).add(row.project_id)
