@@ -151,7 +151,12 @@ def with_names(state: Any, effect: dict[str, Any]) -> dict[str, Any]:
     """The effect with names it lacks filled from the name book (no request): a change recorded
     before anything read its names still lists in names once they are known."""
     filled = dict(effect)
-    for key, kind in (("group", "group"), ("project", "project")):
+    for key, kind in (
+        ("group", "group"),
+        ("project", "project"),
+        ("user", "user"),
+        ("workspace", "workspace"),
+    ):
         id_key = f"{key}_id"
         if not filled.get(key) and isinstance(filled.get(id_key), int):
             filled[key] = lookup.name_of(state, kind, filled[id_key])
@@ -212,9 +217,27 @@ def summary(change: Change, state: Any = None) -> str:
             f"{lookup.labelled(e.get('group'), e.get('group_id', 0), 'group')} {verb} access to "
             f"{lookup.labelled(e.get('project'), e.get('project_id', 0), 'project')}"
         )
+    elif kind in ("member_added", "member_removed"):
+        said = (
+            f"{lookup.labelled(e.get('user'), e.get('user_id', 0), 'user')} "
+            f"{'became' if kind == 'member_added' else 'stopped being'} a direct member of "
+            f"{lookup.labelled(e.get('project'), e.get('project_id', 0), 'project')}"
+        )
+        kept = _carried(e)
+        if kept:
+            said += f" ({kept})"
     else:
         said = f"{change.tool} ({kind or 'unknown change'})"
     return f"undo of {change.undoes}: {said}" if change.undoes else said
+
+
+def _carried(e: dict[str, Any]) -> str:
+    """What a direct membership carried: `manager, rate 95, labor cost 60`."""
+    parts = ["manager"] if e.get("manager") is True else []
+    for key, label in (("rate", "rate"), ("labor_cost", "labor cost")):
+        if isinstance(e.get(key), int | float) and not isinstance(e.get(key), bool):
+            parts.append(f"{label} {e[key]:g}")
+    return ", ".join(parts)
 
 
 VERIFIED_FIELD: Any = Field(
@@ -766,6 +789,113 @@ async def _plan_link(ctx: Context, target: Change) -> Plan:
     return plan
 
 
+# Re-adding a membership with its rate and labor cost, `rate_change_mode` and
+# `labor_cost_change_mode` say which time entries the value applies to (Toggl's docs: "start-today",
+# "override-current", "override-all"; the app's "change rate as of today / for all data" question,
+# on plans with historical rates). "start-today": from 00:00 today on, while past entries keep the
+# rates they have. That puts back what the removal lost, the rate this person gets on this project
+# from now on, and rewrites no history: "override-all" would stamp this rate on every past entry,
+# also those from before `rate_last_updated` when another rate applied, and "override-current"
+# rewrites the whole current rate period back to its start. The removal did not touch past entries,
+# so neither does its undo.
+RESTORE_MODE = "start-today"
+
+
+async def _plan_member(ctx: Context, target: Change) -> Plan:
+    state = app_state(ctx)
+    e = target.effect
+    ws, pid, uid = e.get("workspace_id"), e.get("project_id"), e.get("user_id")
+    plan = Plan(target)
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (ws, pid, uid)):
+        plan.nothing = "the journal does not say which membership this was"
+        return plan
+    assert isinstance(ws, int) and isinstance(pid, int) and isinstance(uid, int)
+    person = lookup.labelled(e.get("user"), uid, "user")
+    project = lookup.labelled(e.get("project"), pid, "project")
+    row = next((r for r in await _project_members(ctx, ws, pid) if r.user_id == uid), None)
+    if target.kind == "member_added":
+        if row is None:
+            plan.nothing = f"{person} is no longer a direct member of {project}"
+            return plan
+        plan.effect = journaling.member_effect(state, "member_removed", ws, row)
+        plan.effect.update(project=e.get("project"), user=e.get("user"), workspace=e.get("workspace"))
+        carried = _carried(plan.effect)
+        plan.loses.append(
+            f"{person} stops being a direct member of {project}" + (f" (loses {carried})" if carried else "")
+        )
+        plan.requests = 1
+
+        async def end(entry: Entry, report: Report) -> None:
+            await state.toggl.request("DELETE", lookup.project_users_path(ws, row.id))
+            report.restored.append(f"{person} is no longer a direct member of {project}")
+
+        plan.act = end
+        return plan
+    if row is not None:
+        plan.nothing = f"{person} is a direct member of {project} again"
+        return plan
+    body: dict[str, Any] = {"project_id": pid, "user_id": uid, "manager": e.get("manager") is True}
+    for key in ("rate", "labor_cost"):
+        value = e.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            body[key] = value
+            body[f"{key}_change_mode"] = RESTORE_MODE
+    plan.effect = {**e, "kind": "member_added"}
+    plan.effect.pop("project_user_id", None)
+    plan.requests = 1
+
+    async def readd(entry: Entry, report: Report) -> None:
+        try:
+            data = await state.toggl.request("POST", lookup.project_users_path(ws), json=body)
+        except TogglError as error:
+            if error.status is None or error.status >= 500 or error.kind in STOPPING_KINDS:
+                raise
+            report.could_not.append(
+                f"{person} could not be made a direct member of {project} again: {error.describe()}"
+            )
+            entry.outcome = "failed"
+            return
+        if isinstance(data, dict) and isinstance(data.get("id"), int):
+            entry.result = {"project_user_id": data["id"]}
+        said = f"{person} is a direct member of {project} again"
+        carried = _carried(e)
+        if carried:
+            said += f", with {carried}"
+        if "rate" in body or "labor_cost" in body:
+            said += " (applying from today; past time entries unchanged)"
+        report.restored.append(said)
+
+    plan.act = readd
+    return plan
+
+
+async def _project_members(ctx: Context, ws: int, project_id: int) -> list[Any]:
+    """A project's direct members as this call read them: a run's projects are read together."""
+    read: dict[int, list[Any]] | None = call_memo(ctx).get(("run-members", ws))
+    if read is not None and project_id in read:
+        return read[project_id]
+    return await lookup.project_users_of(ctx, ws, [project_id])
+
+
+async def _read_members_together(ctx: Context, targets: list[Change]) -> None:
+    """A run's memberships in one project_users query per workspace (per 200 projects)."""
+    by_ws: dict[int, list[int]] = {}
+    for target in targets:
+        e = target.effect
+        if target.kind in ("member_added", "member_removed") and isinstance(e.get("workspace_id"), int):
+            if isinstance(e.get("project_id"), int):
+                by_ws.setdefault(e["workspace_id"], []).append(e["project_id"])
+    memo = call_memo(ctx)
+    for ws, projects in by_ws.items():
+        if len(projects) < 2:
+            continue
+        projects = list(dict.fromkeys(projects))
+        read: dict[int, list[Any]] = {pid: [] for pid in projects}
+        for row in await lookup.project_users_of(ctx, ws, projects):
+            read.setdefault(row.project_id, []).append(row)
+        memo[("run-members", ws)] = read
+
+
 def restored_ids(changes: list[Change]) -> dict[int, int]:
     """A deleted group's id → the id Toggl gave it when an undo recreated it (the mapping the
     journal keeps), so that undoing an older change of the group reaches the group as it is now."""
@@ -799,6 +929,8 @@ async def plan_undo(ctx: Context, target: Change) -> Plan:
         return await _plan_reverse_change(ctx, target)
     if kind in ("link_added", "link_removed"):
         return await _plan_link(ctx, target)
+    if kind in ("member_added", "member_removed"):
+        return await _plan_member(ctx, target)
     return Plan(
         target, nothing=f"{target.change_id} is a change this server cannot reverse ({kind or 'unknown'})"
     )
@@ -881,6 +1013,7 @@ async def _plans(ctx: Context, change_id: str) -> tuple[list[Plan], list[str]]:
         memo[("trusted",)] = changes
         memo[("restored-ids",)] = restored_ids(changes)
         await _read_links_together(ctx, targets)
+        await _read_members_together(ctx, targets)
         memo[memo_key] = ([await plan_undo(ctx, t) for t in targets], notes)
     plans: tuple[list[Plan], list[str]] = memo[memo_key]
     return plans

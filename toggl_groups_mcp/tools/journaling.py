@@ -11,6 +11,9 @@ read before the request leaves. The kinds:
                     workspaces_added, workspaces_removed}; people and workspaces as [id, name]
 - `link_added`     {workspace_id, project_id, project, group_id, group}; result has `link_id`
 - `link_removed`   the same with `link_id`
+- `member_removed` {workspace_id, workspace, project_id, project, user_id, user, project_user_id,
+                    manager, rate, labor_cost}: a direct project membership and what it carried
+- `member_added`   the same, made by an undo of `member_removed`; result has `project_user_id`
 
 Every record is tagged by the journal (journal.py): undo_change acts only on records whose tag
 checks out. Without a journal (`--no-journal`) recording costs nothing and writes nothing.
@@ -32,7 +35,7 @@ from pydantic import Field
 from ..journal import Journal, new_change_id
 from ..state import AppState, app_state
 from ..toggl.errors import TogglError
-from ..toggl.models import TogglGroup
+from ..toggl.models import TogglGroup, TogglProjectUser
 from . import lookup
 
 log = logging.getLogger(__name__)
@@ -187,6 +190,24 @@ def link_effect(
     if link_id is not None:
         effect["link_id"] = link_id
     return effect
+
+
+def member_effect(state: AppState, kind: str, ws: int, row: TogglProjectUser) -> dict[str, Any]:
+    """A direct project membership, with everything needed to put it back as it was: the manager
+    flag and the person's own rate and labor cost on that project (None: none of their own)."""
+    return {
+        "kind": kind,
+        "workspace_id": ws,
+        "workspace": lookup.name_of(state, "workspace", ws),
+        "project_id": row.project_id,
+        "project": lookup.name_of(state, "project", row.project_id),
+        "user_id": row.user_id,
+        "user": lookup.name_of(state, "user", row.user_id),
+        "project_user_id": row.id,
+        "manager": row.manager,
+        "rate": row.rate,
+        "labor_cost": row.labor_cost,
+    }
 
 
 def new_run(ctx: Context) -> str | None:
