@@ -281,3 +281,70 @@ async def projects_of_group(
             if link.group_id == group.group_id and link.pid in projects:
                 reached[link.id] = (projects[link.pid], link)
     return list(reached.values())
+
+
+# -- a person named instead of numbered (offboarding) ----------------------------------------------
+
+# Candidates listed when a name or email matches several people.
+MOST_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    name: str | None
+    # The workspaces the organization says they are a member of; None when it did not say.
+    workspaces: tuple[int, ...] | None = None
+
+
+async def find_person(ctx: Context, org: int, text: str) -> Person:
+    """The one person of the organization whose name or email is `text` (any case), or whom the
+    text alone finds: one organization users request (Toggl's `filter`), kept like other discovery
+    answers (a deciding call takes only this process's). Several or none: a ToolError naming the
+    `user` field, listing the candidates with their ids."""
+    from ..state import deciding_state  # here: only this lookup decides on a discovery answer
+
+    state = deciding_state(ctx)
+    params = {"filter": text, "page": 1, "per_page": 200}
+
+    async def load() -> list[dict[str, Any]]:
+        data = await state.toggl.request("GET", f"/organizations/{org}/users", params=params)
+        return [u for u in data or [] if isinstance(u, dict) and isinstance(u.get("user_id"), int)]
+
+    # The key list_organization_users uses for the same page, so either answer serves the other.
+    rows: list[dict[str, Any]] = await state.cache.get_or_load(("users", org, text, 1, 200), load)
+    remember_rows(state, "user", rows, id_key="user_id")
+    wanted = text.strip().casefold()
+    exact = [
+        r
+        for r in rows
+        if wanted in (str(r.get("name") or "").casefold(), str(r.get("email") or "").casefold())
+    ]
+    found = exact if len(exact) == 1 else rows
+    if len(found) != 1:
+        from mcp.server.mcpserver.exceptions import ToolError  # here: only this error needs it
+
+        if not rows:
+            said = f"nobody in organization {org} has {text.strip()!r} in their name or email"
+        else:
+            shown = [
+                f"{r.get('name') or '?'} <{r.get('email') or '?'}> (user_id {r['user_id']})"
+                for r in (exact or rows)
+            ]
+            said = (
+                f"{len(exact or rows)} people match {text.strip()!r}: {listing(shown, most=MOST_CANDIDATES)}"
+            )
+        raise ToolError(
+            f"user: {said}. Pass user_id, or the person's full name or email. Nothing was changed in Toggl."
+        )
+    row = found[0]
+    places = row.get("workspaces")
+    workspaces = None
+    if isinstance(places, list):
+        workspaces = tuple(
+            int(w["workspace_id"])
+            for w in places
+            if isinstance(w, dict) and isinstance(w.get("workspace_id"), int)
+        )
+    name = row.get("name")
+    return Person(int(row["user_id"]), name if isinstance(name, str) and name else None, workspaces)
