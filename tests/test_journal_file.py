@@ -62,6 +62,12 @@ DESIGNERS_EFFECT = {
         },
         {
             "workspace_id": ids.WS_ACME_DESIGN,
+            "project_id": ids.PROJECT_STUDIO_HANDBOOK,
+            "project": "Studio Handbook",
+            "link_id": ids.LINK_DESIGNERS_HANDBOOK,
+        },
+        {
+            "workspace_id": ids.WS_ACME_DESIGN,
             "project_id": ids.PROJECT_WEBSITE_REDESIGN,
             "project": "Website Redesign",
             "link_id": 4700102,

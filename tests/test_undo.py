@@ -281,8 +281,10 @@ async def test_restoring_a_deleted_group_costs_one_post_and_one_per_project(serv
         )
         sent = len(sandbox.request_log())
         ok(await client.call_tool("undo_change", {"change_id": deleted["change_id"], "confirm": True}))
+        # Designers had three projects in the demo data: Brand Refresh, Studio Handbook, Website Redesign.
         assert mutations(sandbox, sent) == [
             ("POST", f"/organizations/{ORG}/groups"),
+            ("POST", f"/workspaces/{DESIGN}/project_groups"),
             ("POST", f"/workspaces/{DESIGN}/project_groups"),
             ("POST", f"/workspaces/{DESIGN}/project_groups"),
         ]
@@ -399,7 +401,7 @@ async def test_list_changes_filters_and_says_what_happened_in_names(served: Open
         )
         everything = ok(await client.call_tool("list_changes", {}))
         assert [c["summary"] for c in everything["changes"]] == [
-            f"deleted group Designers ({ids.GROUP_DESIGNERS}): 2 member(s), 1 workspace(s), 2 project(s)",
+            f"deleted group Designers ({ids.GROUP_DESIGNERS}): 2 member(s), 1 workspace(s), 3 project(s)",
             f"changed group Engineers ({ids.GROUP_ENGINEERS}): added Chen Wei ({ids.USER_CHEN})",
         ]
         assert [c["outcome"] for c in everything["changes"]] == ["done", "done"]

@@ -309,7 +309,11 @@ async def test_kill_9_while_a_delete_is_in_flight(
     assert (crashed.tool, crashed.outcome, crashed.finished) == ("delete_group", "unknown", False)
     # What undo needs to recreate the group was on disk before the request left.
     assert crashed.effect["name"] == "Designers" and len(crashed.effect["users"]) == 2
-    assert {link["project"] for link in crashed.effect["links"]} == {"Brand Refresh", "Website Redesign"}
+    assert {link["project"] for link in crashed.effect["links"]} == {
+        "Brand Refresh",
+        "Studio Handbook",
+        "Website Redesign",
+    }
 
     lines = await listed(env, "legacy")
     assert [(line["change_id"], line["tool"], line["outcome"]) for line in lines] == [

@@ -62,9 +62,12 @@ def test_projects_filter_by_name_or_search_and_page(api: httpx.Client) -> None:
     url = f"/workspaces/{demo.WS_ACME_DESIGN}/projects"
     assert [p["name"] for p in api.get(url, params={"name": "brand"}).json()] == ["Brand Refresh"]
     assert [p["name"] for p in api.get(url, params={"search": "SITE"}).json()] == ["Website Redesign"]
-    page_two = api.get(url, params={"per_page": 1, "page": 2}).json()
-    assert [p["name"] for p in page_two] == ["Website Redesign"]
-    assert api.get(url, params={"per_page": 1, "page": 3}).json() == []
+    # The archived "Website 2019" only with active=both (or false).
+    both = api.get(url, params={"search": "SITE", "active": "both"}).json()
+    assert [p["name"] for p in both] == ["Website 2019", "Website Redesign"]
+    page_three = api.get(url, params={"per_page": 1, "page": 3}).json()
+    assert [p["name"] for p in page_three] == ["Website Redesign"]
+    assert api.get(url, params={"per_page": 1, "page": 4}).json() == []
     assert api.get(url, params={"per_page": 201}).status_code == 400
     assert api.get(url, params={"page": "x"}).json().startswith("Invalid number")
 

@@ -77,20 +77,36 @@ def test_two_builds_are_equal_and_the_small_demo_is_untouched() -> None:
     first = build_demo_state(large_org=True).to_json()
     assert first == build_demo_state(large_org=True).to_json()
     small = build_demo_state().to_json()
-    for table in ("users", "organizations", "members", "workspaces", "projects", "groups", "project_groups"):
+    for table in (
+        "users",
+        "organizations",
+        "members",
+        "workspaces",
+        "projects",
+        "groups",
+        "project_groups",
+        "project_users",
+    ):
         assert first[table][: len(small[table])] == small[table], table
     # New ids do not depend on the option.
-    for counter in ("me_user_id", "default_workspace_id", "next_group_id", "next_project_group_id"):
+    for counter in (
+        "me_user_id",
+        "default_workspace_id",
+        "next_group_id",
+        "next_project_group_id",
+        "next_project_user_id",
+    ):
         assert first[counter] == small[counter]
 
 
 def test_the_large_org_ids_are_apart_from_the_small_demo() -> None:
     small, large = build_demo_state(), build_demo_state(large_org=True)
-    for table in ("users", "members", "projects", "groups", "project_groups"):
+    for table in ("users", "members", "projects", "groups", "project_groups", "project_users"):
         added = set(getattr(large, table)) - set(getattr(small, table))
         assert len(added) == len(getattr(large, table)) - len(getattr(small, table)), table
     assert max(g for g in large.groups) < demo.FIRST_NEW_GROUP_ID
     assert max(pg for pg in large.project_groups) < demo.FIRST_NEW_PROJECT_GROUP_ID
+    assert max(pu for pu in large.project_users) < demo.FIRST_NEW_PROJECT_USER_ID
 
 
 def test_the_large_org_has_the_documented_shape() -> None:

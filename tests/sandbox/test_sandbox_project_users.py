@@ -259,11 +259,11 @@ def test_delete_answers_200_with_an_integer_and_an_unknown_id_404(api: httpx.Cli
 def test_deleting_a_project_user_keeps_groups_and_deleting_a_group_keeps_project_users(
     api: httpx.Client,
 ) -> None:
-    row = add(api, project_id=demo.PROJECT_API_PLATFORM, user_id=demo.USER_DANA, rate=90).json()
+    row = add(api, project_id=demo.PROJECT_API_PLATFORM, user_id=demo.USER_BIANCA, rate=90).json()
     groups_before = api.get(f"/organizations/{demo.ORG_ACME}/groups").json()
     assert api.delete(f"{USERS}/{row['id']}").status_code == 200
     assert api.get(f"/organizations/{demo.ORG_ACME}/groups").json() == groups_before
-    row = add(api, project_id=demo.PROJECT_API_PLATFORM, user_id=demo.USER_DANA, rate=90).json()
+    row = add(api, project_id=demo.PROJECT_API_PLATFORM, user_id=demo.USER_BIANCA, rate=90).json()
     assert api.delete(f"/organizations/{demo.ORG_ACME}/groups/{demo.GROUP_ENGINEERS}").status_code == 200
     assert row in listed(api, project_ids=demo.PROJECT_API_PLATFORM)
     # The deleted group's members no longer show through it.
@@ -404,3 +404,107 @@ def test_a_state_file_with_bad_project_users_is_refused(tmp_path: Path, change: 
     state.write_text(json.dumps(data))
     with pytest.raises(SandboxStateError, match=where):
         Store("t", state)
+
+
+# ---- the seeded story (demo.py's docstring) -----------------------------------------------------
+
+
+def test_most_demo_projects_are_private_and_studio_handbook_is_public(api: httpx.Client) -> None:
+    privacy = {}
+    for workspace in (DESIGN, ENGINEERING, demo.WS_GLOBEX_LAB, demo.WS_INITECH_OPS):
+        for project in api.get(f"/workspaces/{workspace}/projects", params={"active": "both"}).json():
+            privacy[project["id"]] = (project["is_private"], project["active"])
+    assert privacy == {
+        demo.PROJECT_BRAND_REFRESH: (True, True),
+        demo.PROJECT_WEBSITE_REDESIGN: (True, True),
+        demo.PROJECT_STUDIO_HANDBOOK: (False, True),
+        demo.PROJECT_WEBSITE_2019: (True, False),
+        demo.PROJECT_API_PLATFORM: (True, True),
+        demo.PROJECT_DATA_PIPELINE: (True, True),
+        demo.PROJECT_LEGACY_INTRANET: (True, False),
+        demo.PROJECT_FUSION_STUDY: (True, True),
+        demo.PROJECT_TPS_REPORTS: (True, True),
+    }
+    links = api.get(
+        f"/workspaces/{DESIGN}/project_groups", params={"project_ids": demo.PROJECT_STUDIO_HANDBOOK}
+    ).json()
+    assert [(link["id"], link["group_id"]) for link in links] == [
+        (demo.LINK_DESIGNERS_HANDBOOK, demo.GROUP_DESIGNERS)
+    ]
+
+
+def test_dana_reaches_api_platform_directly_with_her_rate_and_through_engineers(api: httpx.Client) -> None:
+    rows = listed(
+        api, project_ids=demo.PROJECT_API_PLATFORM, user_id=demo.USER_DANA, with_group_members="true"
+    )
+    assert [(r["id"], r["group_id"], r["manager"], r["rate"], r["labor_cost"]) for r in rows] == [
+        (demo.PROJECT_USER_DANA_API, None, True, demo.DANA_RATE, demo.DANA_LABOR_COST),
+        (4700103, demo.GROUP_ENGINEERS, False, None, None),
+    ]
+
+
+def test_the_seeded_direct_members_of_acme_engineering(api: httpx.Client) -> None:
+    rows = listed(api)
+    assert [(r["id"], r["project_id"], r["user_id"], r["manager"], r["rate"]) for r in rows] == [
+        (demo.PROJECT_USER_DANA_API, demo.PROJECT_API_PLATFORM, demo.USER_DANA, True, 95.0),
+        (demo.PROJECT_USER_DANA_PIPELINE, demo.PROJECT_DATA_PIPELINE, demo.USER_DANA, False, 95.0),
+        (demo.PROJECT_USER_CHEN_PIPELINE, demo.PROJECT_DATA_PIPELINE, demo.USER_CHEN, False, None),
+    ]
+    assert listed(api, DESIGN_USERS) == []
+    assert listed(api, f"/workspaces/{demo.WS_GLOBEX_LAB}/project_users") == []
+
+
+def test_chen_keeps_data_pipeline_after_leaving_every_group(api: httpx.Client) -> None:
+    groups = f"/organizations/{demo.ORG_ACME}/groups"
+    patch = [{"op": "remove", "path": "/users", "value": [demo.USER_CHEN]}]
+    assert api.patch(f"{groups}/{demo.GROUP_DESIGNERS}", json=patch).json()["failure"] == []
+    assert all(demo.USER_CHEN not in [u["user_id"] for u in g["users"]] for g in api.get(groups).json())
+    rows = listed(api, user_id=demo.USER_CHEN, with_group_members="true")
+    assert [(r["id"], r["project_id"], r["group_id"]) for r in rows] == [
+        (demo.PROJECT_USER_CHEN_PIPELINE, demo.PROJECT_DATA_PIPELINE, None)
+    ]
+    assert api.delete(f"{USERS}/{demo.PROJECT_USER_CHEN_PIPELINE}").json() == demo.PROJECT_USER_CHEN_PIPELINE
+    assert listed(api, user_id=demo.USER_CHEN, with_group_members="true") == []
+
+
+def test_the_large_org_has_public_projects_and_direct_members_as_documented() -> None:
+    state = build_demo_state(large_org=True)
+    projects = [p for p in state.projects.values() if p.workspace_id in demo.MEGACORP_WORKSPACES]
+    public = [p for p in projects if not p.is_private]
+    assert len(public) == demo.MEGACORP_PUBLIC_PROJECTS == 300
+    assert all(p.active for p in public)
+    assert {p.id for p in public} == {
+        demo.megacorp_project_id(n) for n in range(1, 1501) if demo.megacorp_project_is_public(n)
+    }
+    rows = [r for r in state.project_users.values() if r.workspace_id in demo.MEGACORP_WORKSPACES]
+    assert rows == demo.megacorp_project_users()
+    assert len(rows) == demo.MEGACORP_PROJECT_USERS == 435
+    assert [r.id for r in rows] == list(
+        range(demo.FIRST_MEGACORP_PROJECT_USER_ID, demo.FIRST_MEGACORP_PROJECT_USER_ID + 435)
+    )
+    assert len({(r.project_id, r.user_id) for r in rows}) == 435
+    for row in rows:
+        assert state.projects[row.project_id].workspace_id == row.workspace_id
+    through_groups = {
+        (pg.project_id, user)
+        for pg in state.project_groups.values()
+        for user in state.groups[pg.group_id].user_ids
+    }
+    both_ways = [r for r in rows if (r.project_id, r.user_id) in through_groups]
+    assert len(both_ways) == demo.MEGACORP_GROUPS // demo.MEGACORP_DOUBLE_PATH_EVERY == 60
+    assert any(r.manager for r in rows) and any(r.rate is not None and r.labor_cost is not None for r in rows)
+
+
+def test_the_large_org_project_users_answer_per_200_projects() -> None:
+    with (
+        SandboxThread(SandboxConfig(large_org=True)) as sb,
+        httpx.Client(base_url=sb.url, auth=sb.auth, timeout=10.0) as api,
+    ):
+        delivery = f"/workspaces/{demo.WS_MEGACORP_DELIVERY}/project_users"
+        chunk = ",".join(str(demo.megacorp_project_id(n)) for n in range(1, 201))
+        rows = listed(api, delivery, project_ids=chunk)
+        assert len(rows) == len(
+            [r for r in demo.megacorp_project_users() if r.project_id - demo.FIRST_MEGACORP_PROJECT_ID < 200]
+        )
+        with_groups = listed(api, delivery, project_ids=chunk, with_group_members="true")
+        assert len(with_groups) > len(rows) and all(r["group_id"] for r in with_groups[len(rows) :])

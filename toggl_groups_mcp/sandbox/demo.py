@@ -1,7 +1,7 @@
 """Deterministic demo data: three organizations, so scoping and permission paths can be shown.
 
-- Acme Studio: the token's user (Alex Morgan) is admin and owner; two workspaces, five projects
-  (one archived), three groups with project links.
+- Acme Studio: the token's user (Alex Morgan) is admin and owner; two workspaces, seven projects
+  (two archived, one public), three groups with project links, three direct project members.
 - Globex Research: Alex is admin; its own workspace, users and groups (one also named
   "Designers", which proves group names are unique per organization only).
 - Initech: Alex is a plain member, so group and user endpoints answer 403 there.
@@ -9,17 +9,40 @@
 The second token (``config.SECOND_TOKEN``) is Gustavo Lima, admin and owner of Globex only: he
 shares Globex with Alex (each sees the other's changes there) and gets 403 in Acme and Initech.
 
+Who can track time on what in Acme (a person reaches a project when it is public, when they are a
+direct member, or through a linked group; projects are private unless said otherwise, as most are
+at Toggl):
+
+- Acme Design: Brand Refresh and Website Redesign (Designers: Bianca, Chen); Studio Handbook
+  (``PROJECT_STUDIO_HANDBOOK``) is PUBLIC, so everyone in the workspace can track time on it, and
+  also linked to Designers: removing Designers from it changes nobody's access. Website 2019
+  (``PROJECT_WEBSITE_2019``) is archived, so "website" names one active and one archived project.
+- Acme Engineering: API Platform (Engineers: Alex, Dana, Elias; Managers: Alex, Farah), Data
+  Pipeline (no group) and Legacy Intranet (archived, no group).
+- Dana Okafor is a direct member of API Platform (``PROJECT_USER_DANA_API``: manager, her own rate
+  95.0 and labor cost 60.0) AND reaches it through Engineers: removing Engineers from API Platform
+  leaves her in. She is also a direct member of Data Pipeline (``PROJECT_USER_DANA_PIPELINE``,
+  same rate and labor cost, not manager).
+- Chen Wei is in Designers and a direct member of Data Pipeline (``PROJECT_USER_CHEN_PIPELINE``,
+  no rate of his own), his only way there: offboarding him from every group still leaves Data
+  Pipeline open to him (and the public Studio Handbook, while he is in the workspace).
+- Globex's Fusion Study and Initech's TPS Reports are private, reached through their groups.
+
 Opt-in (``SandboxConfig(large_org=True)``, ``--large-org``), a fourth organization for trying the
 server at scale, where whole answers outgrow a model's context:
 
 - Megacorp Holdings (``ORG_MEGACORP``, Enterprise plan): Alex is admin (not owner). 3,000
   organization users (Alex and 2,999 generated, ``megacorp_user_name``; a few admins, inactive or
   not joined), three workspaces with 1,500 projects (1,200 / 200 / 100, ``megacorp_project_name``,
-  every 100th archived), 300 groups of 15 members each (``megacorp_group_name``, unique, each
-  assigned to one workspace) and 1,650 project links (3 to 8 per group, in its workspace).
+  every 100th archived, one in five public: ``megacorp_project_is_public``), 300 groups of 15
+  members each (``megacorp_group_name``, unique, each assigned to one workspace), 1,650 project
+  links (3 to 8 per group, in its workspace) and 435 direct project members
+  (``megacorp_project_users``: an outsider on every 4th project, and one member of every 5th
+  group directly on that group's first project, so they reach it two ways).
 - Ids are blocks starting at the ``FIRST_MEGACORP_*`` constants: record ``n`` (0-based) has id
-  ``FIRST_... + n``; see ``megacorp_group_id`` and friends. They sit below ``FIRST_NEW_GROUP_ID``
-  and ``FIRST_NEW_PROJECT_GROUP_ID``, so new ids are the same with or without the large org.
+  ``FIRST_... + n``; see ``megacorp_group_id`` and friends. They sit below ``FIRST_NEW_GROUP_ID``,
+  ``FIRST_NEW_PROJECT_GROUP_ID`` and ``FIRST_NEW_PROJECT_USER_ID``, so new ids are the same with
+  or without the large org.
 - Built without randomness (arithmetic on the index only): two builds are equal, in ~10 ms.
 """
 
@@ -32,6 +55,7 @@ from .model import (
     OrgMember,
     Project,
     ProjectGroup,
+    ProjectUser,
     State,
     User,
     Workspace,
@@ -63,6 +87,16 @@ PROJECT_DATA_PIPELINE = 2040047
 PROJECT_LEGACY_INTRANET = 2040059  # archived
 PROJECT_FUSION_STUDY = 2040061
 PROJECT_TPS_REPORTS = 2040073
+PROJECT_STUDIO_HANDBOOK = 2040085  # public, and linked to Designers
+PROJECT_WEBSITE_2019 = 2040097  # archived
+
+PROJECT_USER_DANA_API = 4800101  # Dana on API Platform: manager, rate 95, labor cost 60
+PROJECT_USER_DANA_PIPELINE = 4800102  # Dana on Data Pipeline: rate 95, labor cost 60
+PROJECT_USER_CHEN_PIPELINE = 4800103  # Chen on Data Pipeline, his only way there
+DANA_RATE = 95.0
+DANA_LABOR_COST = 60.0
+
+LINK_DESIGNERS_HANDBOOK = 4700107  # Designers on the public Studio Handbook
 
 GROUP_DESIGNERS = 3150012
 GROUP_ENGINEERS = 3150027
@@ -92,6 +126,11 @@ MEGACORP_GENERATED_USERS = MEGACORP_USERS - 1
 MEGACORP_PROJECTS = 1500
 MEGACORP_ARCHIVED_EVERY = 100  # project n (1-based) with n % 100 == 0 is archived
 MEGACORP_ARCHIVED_PROJECTS = MEGACORP_PROJECTS // MEGACORP_ARCHIVED_EVERY  # 15: 12 / 2 / 1
+MEGACORP_PUBLIC_EVERY = 5  # project n (1-based) with n % 5 == 2 is public; none of them archived
+MEGACORP_PUBLIC_PROJECTS = MEGACORP_PROJECTS // MEGACORP_PUBLIC_EVERY  # 300: 240 / 40 / 20
+MEGACORP_OUTSIDER_EVERY = 4  # project n with n % 4 == 0 has one direct member outside its groups
+MEGACORP_DOUBLE_PATH_EVERY = 5  # group n with n % 5 == 0: its first member is also direct
+MEGACORP_PROJECT_USERS = 435  # 375 outsiders + 60 who also reach the project through a group
 MEGACORP_GROUPS = 300
 MEGACORP_GROUP_SIZE = 15
 MEGACORP_LINKS_MIN, MEGACORP_LINKS_MAX = 3, 8  # project links per group: 3 + index % 6
@@ -102,6 +141,7 @@ FIRST_MEGACORP_MEMBER_ID = 9410001  # Alex's record; generated user n has FIRST_
 FIRST_MEGACORP_PROJECT_ID = 2100001
 FIRST_MEGACORP_GROUP_ID = 3140001
 FIRST_MEGACORP_PROJECT_GROUP_ID = 4690001
+FIRST_MEGACORP_PROJECT_USER_ID = 4790001
 
 USER_MEGACORP_OWNER = FIRST_MEGACORP_USER_ID  # "Aaron Abbott", admin and owner
 GROUP_MEGACORP_FIRST = FIRST_MEGACORP_GROUP_ID  # "Accounting Alpha", in WS_MEGACORP_DELIVERY
@@ -164,17 +204,38 @@ def build_demo_state(*, large_org: bool = False) -> State:
         Workspace(WS_INITECH_OPS, ORG_INITECH, "Initech Ops"),
     ]
     projects = [
-        Project(PROJECT_BRAND_REFRESH, WS_ACME_DESIGN, "Brand Refresh", color="#c7af14"),
-        Project(PROJECT_WEBSITE_REDESIGN, WS_ACME_DESIGN, "Website Redesign", color="#4dc3ff", billable=True),
-        Project(PROJECT_API_PLATFORM, WS_ACME_ENGINEERING, "API Platform", color="#0b83d9"),
+        Project(PROJECT_BRAND_REFRESH, WS_ACME_DESIGN, "Brand Refresh", color="#c7af14", is_private=True),
+        Project(
+            PROJECT_WEBSITE_REDESIGN,
+            WS_ACME_DESIGN,
+            "Website Redesign",
+            color="#4dc3ff",
+            billable=True,
+            is_private=True,
+        ),
+        Project(PROJECT_STUDIO_HANDBOOK, WS_ACME_DESIGN, "Studio Handbook", color="#06a893"),
+        Project(
+            PROJECT_WEBSITE_2019,
+            WS_ACME_DESIGN,
+            "Website 2019",
+            active=False,
+            color="#9e5bd9",
+            is_private=True,
+        ),
+        Project(PROJECT_API_PLATFORM, WS_ACME_ENGINEERING, "API Platform", color="#0b83d9", is_private=True),
         Project(
             PROJECT_DATA_PIPELINE, WS_ACME_ENGINEERING, "Data Pipeline", color="#2da608", is_private=True
         ),
         Project(
-            PROJECT_LEGACY_INTRANET, WS_ACME_ENGINEERING, "Legacy Intranet", active=False, color="#525266"
+            PROJECT_LEGACY_INTRANET,
+            WS_ACME_ENGINEERING,
+            "Legacy Intranet",
+            active=False,
+            color="#525266",
+            is_private=True,
         ),
-        Project(PROJECT_FUSION_STUDY, WS_GLOBEX_LAB, "Fusion Study", color="#e36a00"),
-        Project(PROJECT_TPS_REPORTS, WS_INITECH_OPS, "TPS Reports", color="#991102"),
+        Project(PROJECT_FUSION_STUDY, WS_GLOBEX_LAB, "Fusion Study", color="#e36a00", is_private=True),
+        Project(PROJECT_TPS_REPORTS, WS_INITECH_OPS, "TPS Reports", color="#991102", is_private=True),
     ]
     groups = [
         Group(
@@ -233,6 +294,36 @@ def build_demo_state(*, large_org: bool = False) -> State:
         ProjectGroup(4700104, WS_ACME_ENGINEERING, PROJECT_API_PLATFORM, GROUP_MANAGERS),
         ProjectGroup(4700105, WS_GLOBEX_LAB, PROJECT_FUSION_STUDY, GROUP_GLOBEX_RESEARCHERS),
         ProjectGroup(4700106, WS_INITECH_OPS, PROJECT_TPS_REPORTS, GROUP_INITECH_OPERATORS),
+        ProjectGroup(LINK_DESIGNERS_HANDBOOK, WS_ACME_DESIGN, PROJECT_STUDIO_HANDBOOK, GROUP_DESIGNERS),
+    ]
+    set_at = "2026-01-14T10:00:00+00:00"
+    project_users = [
+        ProjectUser(
+            PROJECT_USER_DANA_API,
+            WS_ACME_ENGINEERING,
+            PROJECT_API_PLATFORM,
+            USER_DANA,
+            manager=True,
+            rate=DANA_RATE,
+            rate_last_updated=set_at,
+            labor_cost=DANA_LABOR_COST,
+            labor_cost_last_updated=set_at,
+            at=set_at,
+        ),
+        ProjectUser(
+            PROJECT_USER_DANA_PIPELINE,
+            WS_ACME_ENGINEERING,
+            PROJECT_DATA_PIPELINE,
+            USER_DANA,
+            rate=DANA_RATE,
+            rate_last_updated=set_at,
+            labor_cost=DANA_LABOR_COST,
+            labor_cost_last_updated=set_at,
+            at=set_at,
+        ),
+        ProjectUser(
+            PROJECT_USER_CHEN_PIPELINE, WS_ACME_ENGINEERING, PROJECT_DATA_PIPELINE, USER_CHEN, at=set_at
+        ),
     ]
     state.users = {u.id: u for u in users}
     state.organizations = {o.id: o for o in organizations}
@@ -241,6 +332,7 @@ def build_demo_state(*, large_org: bool = False) -> State:
     state.projects = {p.id: p for p in projects}
     state.groups = {g.id: g for g in groups}
     state.project_groups = {pg.id: pg for pg in project_groups}
+    state.project_users = {pu.id: pu for pu in project_users}
     if large_org:
         _add_megacorp(state)
     return state
@@ -345,6 +437,70 @@ def megacorp_group_projects(n: int) -> list[int]:
     return [megacorp_project_id(first + (n * 7 + k * 37) % size) for k in range(count)]
 
 
+def megacorp_project_is_public(n: int) -> bool:
+    """Project ``n`` (1 … 1,500) is public when ``n % 5 == 2`` (never an archived one)."""
+    return n % MEGACORP_PUBLIC_EVERY == 2
+
+
+def megacorp_project_users() -> list[ProjectUser]:
+    """The direct project members, in id order (``FIRST_MEGACORP_PROJECT_USER_ID + index``):
+
+    - every 4th project ``n`` has one generated user ``13 n % 2,999`` as a direct member: manager
+      on every 8th project, with their own rate ``60 + 5 (n % 7)`` and labor cost 40.0 on every
+      12th;
+    - for every 5th group ``g``, its first member (user ``g``) is also a direct member of the
+      group's first project, with rate ``80 + 5 (g % 4)`` and labor cost 50.0: two ways in.
+
+    A pair already made by the first rule is not made again."""
+    set_at = "2026-03-03T09:00:00+00:00"
+    rows: list[ProjectUser] = []
+    seen: set[tuple[int, int]] = set()
+
+    def add(
+        project_id: int, user_id: int, manager: bool, rate: float | None, labor_cost: float | None
+    ) -> None:
+        if (project_id, user_id) in seen:
+            return
+        seen.add((project_id, user_id))
+        workspace_id = _megacorp_project_workspace(project_id)
+        rows.append(
+            ProjectUser(
+                FIRST_MEGACORP_PROJECT_USER_ID + len(rows),
+                workspace_id,
+                project_id,
+                user_id,
+                manager=manager,
+                rate=rate,
+                rate_last_updated=None if rate is None else set_at,
+                labor_cost=labor_cost,
+                labor_cost_last_updated=None if labor_cost is None else set_at,
+                at=set_at,
+            )
+        )
+
+    for n in range(MEGACORP_OUTSIDER_EVERY, MEGACORP_PROJECTS + 1, MEGACORP_OUTSIDER_EVERY):
+        priced = n % 12 == 0
+        add(
+            megacorp_project_id(n),
+            megacorp_user_id(n * 13 % MEGACORP_GENERATED_USERS),
+            n % 8 == 0,
+            60.0 + 5 * (n % 7) if priced else None,
+            40.0 if priced else None,
+        )
+    for g in range(0, MEGACORP_GROUPS, MEGACORP_DOUBLE_PATH_EVERY):
+        add(megacorp_group_projects(g)[0], megacorp_group_members(g)[0], False, 80.0 + 5 * (g % 4), 50.0)
+    return rows
+
+
+def _megacorp_project_workspace(project_id: int) -> int:
+    n = project_id - FIRST_MEGACORP_PROJECT_ID + 1
+    for workspace_id in MEGACORP_WORKSPACES:
+        if n <= MEGACORP_PROJECTS_PER_WORKSPACE[workspace_id]:
+            return workspace_id
+        n -= MEGACORP_PROJECTS_PER_WORKSPACE[workspace_id]
+    raise ValueError(f"{project_id} is not a Megacorp project")
+
+
 def _add_megacorp(state: State) -> None:
     domain = "megacorp.example"
     state.organizations[ORG_MEGACORP] = Organization(ORG_MEGACORP, "Megacorp Holdings", "Enterprise")
@@ -381,7 +537,7 @@ def _add_megacorp(state: State) -> None:
                 active=n % MEGACORP_ARCHIVED_EVERY != 0,
                 color=_COLORS[n % len(_COLORS)],
                 billable=n % 3 == 0,
-                is_private=n % 7 == 0,
+                is_private=not megacorp_project_is_public(n),
                 created_at=f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}T08:00:00+00:00",
             )
             n += 1
@@ -400,3 +556,5 @@ def _add_megacorp(state: State) -> None:
         for project_id in megacorp_group_projects(n):
             state.project_groups[link_id] = ProjectGroup(link_id, workspace_id, project_id, group_id)
             link_id += 1
+    for row in megacorp_project_users():
+        state.project_users[row.id] = row
