@@ -9,7 +9,8 @@
         sb.sandbox.faults.drop_next(method="POST", after_apply=True)
 
 It imports nothing from the rest of the server package; uvicorn loads only when a server starts.
-Demo ids are constants in ``toggl_groups_mcp.sandbox.demo``.
+Demo ids are constants in ``toggl_groups_mcp.sandbox.demo``; its docstring tells who reaches
+which project and how (public project, direct member, linked group).
 
 Two users: ``sb.token`` (``DEFAULT_TOKEN``) is Alex Morgan, in all three demo organizations;
 ``SECOND_TOKEN`` is Gustavo Lima, admin of Globex Research only (``SandboxConfig.other_tokens``,
@@ -18,8 +19,9 @@ workspaces and rights (403 elsewhere, as Toggl), its own leaky bucket and its ow
 
 At scale: ``SandboxConfig(large_org=True)`` (``--large-org``) adds a fourth organization, Megacorp
 Holdings (``demo.ORG_MEGACORP``, Alex is admin): 3,000 organization users, 1,500 projects in three
-workspaces (1,200 / 200 / 100; 15 archived), 300 groups of 15 members, each in one workspace and
-linked to 3 to 8 of its projects (1,650 links). Deterministic (no randomness), built in ~10 ms; the
+workspaces (1,200 / 200 / 100; 15 archived, 300 public), 300 groups of 15 members, each in one
+workspace and linked to 3 to 8 of its projects (1,650 links), and 435 direct project members (60
+of them also reach that project through a group). Deterministic (no randomness), built in ~10 ms; the
 ``MEGACORP_*`` constants and ``megacorp_*`` functions of ``demo`` give its sizes, ids and names.
 Reset brings it back while the config says ``large_org``; an existing ``--state`` file is loaded
 as it is, with or without it. At that size the endpoints behave as Toggl's: organization users
