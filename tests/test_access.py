@@ -49,6 +49,7 @@ def northwind(toggl: respx.MockRouter) -> None:
     toggl.get(PROJECTS).respond(json=PROJECT_ROWS)
     toggl.get(LINKS).respond(json=[link(900, 3006, 601), link(901, 3007, 602), link(902, 3008, 601)])
     toggl.get(f"/workspaces/{WS2}/projects").respond(json=[])  # nothing there: no access query
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])  # no direct members
 
 
 @pytest.fixture
@@ -286,7 +287,8 @@ async def test_the_delete_preview_names_the_projects_the_group_gives_access_to(
     assert "access to 2 project(s) through this group" in text
     assert "Legacy Intranet (3006, Northwind Main)" in text and "Old Archive (3008, Northwind Main)" in text
     assert "workspace assignments: Northwind Main (100)" in text
-    assert [s.method for s in sent(toggl)] == ["GET"] * 5  # the group, workspaces, 2 + 1 for projects
+    # The group, workspaces, 2 + 1 for projects, and the direct members of its private projects.
+    assert [s.method for s in sent(toggl)] == ["GET"] * 6
 
 
 async def test_the_remove_preview_says_who_loses_what_in_names(
@@ -339,6 +341,6 @@ async def test_a_bulk_result_carries_the_names_it_knows(connect: Connect, toggl:
         )
     data = result.structured_content
     assert data is not None
-    assert data["name"] == "Dev" and data["done"] == [3006] and data["skipped"] == [3007]
+    assert data["name"] == "Dev" and data["done"] == [3006] and data["skipped"] == {"already linked": [3007]}
     assert data["names"] == {"3006": "Legacy Intranet", "3007": "Website"}
     assert [s.method for s in sent(toggl)[before:]] == ["GET", "POST"]  # no request spent on names

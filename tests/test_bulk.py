@@ -25,10 +25,14 @@ def links(*pids: int, group_id: int = GROUP) -> list[dict[str, int]]:
 
 @pytest.fixture
 def named(toggl: respx.MockRouter) -> None:
-    """What a preview reads for names: the workspace list and the workspace's projects."""
+    """What a preview reads for names and who else reaches the projects: the workspace list, the
+    workspace's (private) projects, the groups and the projects' direct members (none)."""
     toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Studio", "organization_id": ORG}])
     toggl.get(f"/workspaces/{WS}/projects").respond(json=[{"id": 1, "name": "Web"}, {"id": 2, "name": "App"}])
-    toggl.get(f"/organizations/{ORG}/groups").respond(json=[{"group_id": GROUP, "name": "Design"}])
+    toggl.get(f"/organizations/{ORG}/groups").respond(
+        json=[{"group_id": GROUP, "name": "Design", "users": [{"user_id": 7, "name": "Ann"}]}]
+    )
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])
 
 
 def quota_exhausted() -> httpx.Response:
@@ -56,7 +60,7 @@ async def test_add_group_to_projects_skips_existing_links_and_adds_the_rest(
     ]
     assert result.structured_content == {
         "done": [1, 3],
-        "skipped": [2],
+        "skipped": {"already linked": [2]},
         "failed": [],
         "remaining": [],
         "complete": True,
@@ -108,7 +112,7 @@ async def test_a_quota_stop_lists_the_remaining_projects_and_a_second_call_resum
     assert one is not None and two is not None
     assert one["done"] == [1, 2] and one["remaining"] == [3, 4] and one["complete"] is False
     assert "quota" in one["stopped"].lower() and "1800" in one["stopped"]
-    assert two["skipped"] == [1, 2] and two["done"] == [3, 4] and two["complete"] is True
+    assert two["skipped"] == {"already linked": [1, 2]} and two["done"] == [3, 4] and two["complete"] is True
     sent = [json.loads(c.request.content)["project_id"] for c in posts.calls]
     assert sent == [1, 2, 3, 3, 4]  # 3 was refused by the quota, then done once on resume
 
@@ -180,7 +184,8 @@ async def test_remove_group_from_projects_after_the_user_accepts_skips_unlinked(
             "remove_group_from_projects", {"workspace_id": WS, "group_id": GROUP, "project_ids": [1, 2, 3]}
         )
     assert result.structured_content is not None
-    assert result.structured_content["done"] == [1, 2] and result.structured_content["skipped"] == [3]
+    assert result.structured_content["done"] == [1, 2]
+    assert result.structured_content["skipped"] == {"not in this workspace": [3]}
     assert [c.request.url.path for c in deletes.calls] == [
         f"/api/v9/workspaces/{WS}/project_groups/901",
         f"/api/v9/workspaces/{WS}/project_groups/902",
@@ -258,7 +263,6 @@ async def test_offboarding_a_user_in_no_group_changes_nothing(
         result = await client.call_tool("remove_user_from_groups", {"organization_id": ORG, "user_id": 99})
     assert result.structured_content == {
         "done": [],
-        "skipped": [],
         "failed": [],
         "remaining": [],
         "complete": True,

@@ -81,6 +81,7 @@ def names_in_toggl(toggl: respx.MockRouter) -> None:
     toggl.get("/workspaces/101/projects").respond(json=[{"id": 3107, "name": "Prototype"}])
     toggl.get("/workspaces/100/project_groups").respond(json=[{"id": 900, "pid": 3006, "group_id": GROUP_ID}])
     toggl.get("/workspaces/101/project_groups").respond(json=[{"id": 901, "pid": 3107, "group_id": 99}])
+    toggl.get("/workspaces/100/project_users").respond(json=[])
 
 
 @pytest.fixture
@@ -733,6 +734,8 @@ async def test_delete_without_confirmation_previews_name_members_and_workspaces(
         Sent("GET", "/workspaces/100/project_groups", {"project_ids": "3006"}, None),
         Sent("GET", "/workspaces/101/projects", {"active": "both", "per_page": "200", "page": "1"}, None),
         Sent("GET", "/workspaces/101/project_groups", {"project_ids": "3107"}, None),
+        # Who else reaches the group's (private) project: its direct members.
+        Sent("GET", "/workspaces/100/project_users", {"project_ids": "3006"}, None),
     ]
 
 

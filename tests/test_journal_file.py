@@ -951,6 +951,9 @@ def leaky_toggl(router: respx.MockRouter) -> None:
     router.get(f"/workspaces/{ws}/project_groups").respond(
         json=[{"id": 4000, "group_id": gid, "pid": 900, "wid": ws, "api_token": CANARY_TOKEN}]
     )
+    router.get(f"/workspaces/{ws}/project_users").respond(
+        json=[{"id": 80, "project_id": 900, "user_id": 1, "api_token": CANARY_TOKEN}]
+    )
     router.delete(f"/organizations/{org}/groups/{gid}").respond(
         400, json={"error": {"message": f"token {CANARY_TOKEN} (Basic {BASIC}) may not delete this"}}
     )

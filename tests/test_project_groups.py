@@ -184,14 +184,22 @@ PROJECTS = f"/workspaces/{WS}/projects"
 ALL_PROJECTS = {"active": "both", "per_page": "200", "page": "1"}
 
 
+MEMBERS = f"/workspaces/{WS}/project_users"
+
+
 @pytest.fixture
 def named(toggl: respx.MockRouter) -> None:
-    """Where a preview finds names: the workspace list, its projects, the organization's groups."""
+    """Where a preview finds names and who else reaches the project: the workspace list, its
+    (private) projects, the organization's groups, the projects' direct members (none)."""
     toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Main", "organization_id": ORG}])
     toggl.get(PROJECTS).respond(json=[{"id": 3, "name": "Website"}, {"id": 4, "name": "Intranet"}])
     toggl.get(f"/organizations/{ORG}/groups").respond(
-        json=[{"group_id": 6, "name": "Dev"}, {"group_id": 7, "name": "Design"}]
+        json=[
+            {"group_id": 6, "name": "Dev", "users": [{"user_id": 31, "name": "Eve"}]},
+            {"group_id": 7, "name": "Design", "users": [{"user_id": 32, "name": "Max"}]},
+        ]
     )
+    toggl.get(MEMBERS).respond(json=[])
 
 
 async def test_remove_by_link_id_with_confirm_finds_what_it_joins_then_deletes_it(
@@ -292,12 +300,15 @@ async def test_remove_by_project_and_group_without_confirmation_previews_in_name
     result = await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7})
     text = tool_error(result)
     assert "Design loses access to Website (3) in Main (5), link 902" in text and "confirm" in text
-    # The link, then names: the group (from its organization's list), the project, the workspace.
+    assert "- Max loses access to Website (3)" in text
+    # The link, the project (name and privacy), the organization's groups (names and members), the
+    # project's direct members: who else reaches it.
     assert [s.path for s in sent(toggl)] == [
         LINKS,
+        PROJECTS,
         "/me/workspaces",
         f"/organizations/{ORG}/groups",
-        PROJECTS,
+        MEMBERS,
     ]
 
 
@@ -305,7 +316,8 @@ async def test_names_heard_earlier_cost_the_preview_no_request(
     client: Client, toggl: respx.MockRouter, named: None
 ) -> None:
     """A question may name what Toggl told this process in earlier calls (never what only another
-    process said through Redis: tests/test_shared_trust.py); only the link is read again."""
+    process said through Redis: tests/test_shared_trust.py); only what decides what is lost is read
+    again: the link, the project's privacy, the group's members and the direct members."""
     toggl.get(LINKS).respond(200, json=[link(902, 3, 7)])
     await client.call_tool("list_projects", {})
     await client.call_tool("list_groups", {"organization_id": ORG})
@@ -313,7 +325,12 @@ async def test_names_heard_earlier_cost_the_preview_no_request(
     before = len(sent(toggl))
     text = tool_error(await client.call_tool("remove_project_group", {"project_id": 3, "group_id": 7}))
     assert "Design loses access to Website (3) in Main (5)" in text
-    assert [s.path for s in sent(toggl)[before:]] == [LINKS]
+    assert [s.path for s in sent(toggl)[before:]] == [
+        LINKS,
+        PROJECTS,
+        f"/organizations/{ORG}/groups",
+        MEMBERS,
+    ]
 
 
 async def test_a_lookup_that_toggl_refuses_reports_toggl_message_and_deletes_nothing(

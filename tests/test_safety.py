@@ -49,6 +49,7 @@ def answer_every_destructive_call(toggl: respx.MockRouter) -> None:
     toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Studio", "organization_id": ORG}])
     toggl.get(url__regex=r"/workspaces/\d+/projects").respond(json=[{"id": 1, "name": "Intranet"}])
     toggl.get(url__regex=r"/workspaces/101/project_groups").respond(json=[])
+    toggl.get(url__regex=r"/workspaces/\d+/project_users").respond(json=[])
     toggl.get(GROUPS).respond(200, json=[toggl_group()])
     toggl.put(GROUP).respond(200, json=toggl_group(users=(ADA,)))
     toggl.patch(GROUP).mock(side_effect=echo_patch)

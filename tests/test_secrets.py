@@ -292,6 +292,9 @@ SCENARIOS: dict[str, Scenario] = {
                 json=[{"id": 9, "name": CANARY_TOKEN, "api_token": CANARY_TOKEN}]
             ),
             t.get(f"/workspaces/{WS}/project_groups").respond(json=[{"id": 90, "pid": 9, "group_id": 501}]),
+            t.get(f"/workspaces/{WS}/project_users").respond(
+                json=[{"id": 80, "project_id": 9, "user_id": 1, "api_token": CANARY_TOKEN}]
+            ),
             t.delete(f"{GROUPS}/501").respond(json=f"deleted by {CANARY_TOKEN}"),
         ),
         answer=True,

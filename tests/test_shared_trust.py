@@ -77,6 +77,7 @@ def toggl_org(toggl: respx.MockRouter) -> None:
         ]
     )
     toggl.get(GROUPS).respond(json=[group_json(), {"group_id": 602, "name": "Everyone", "users": []}])
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])  # no direct members
 
 
 def server_on(url: str, **overrides: Any) -> Any:
@@ -244,14 +245,16 @@ async def test_a_preview_right_after_a_list_reads_only_what_decides_and_names_fr
             text = tool_error(await client.call_tool(tool, arguments))
             assert "Confirmation required" in text, text
             previews[tool] = (text, paths_since(toggl, start))
-    assert previews["delete_group"][1] == [GROUPS, PROJECTS, LINKS]
+    members = f"/workspaces/{WS}/project_users"
+    assert previews["delete_group"][1] == [GROUPS, PROJECTS, LINKS, members]
     assert "workspace assignments: Studio (100)" in previews["delete_group"][0]
     assert "Intranet (1, Studio)" in previews["delete_group"][0]
     assert previews["update_group"][1] == [GROUPS]
     assert "workspaces removed: Studio (100)" in previews["update_group"][0]
-    assert previews["remove_project_group"][1] == [LINKS]
+    # A removal reads what decides who keeps access: privacy, the groups, the direct members.
+    assert previews["remove_project_group"][1] == [LINKS, PROJECTS, GROUPS, members]
     assert "Design loses access to Intranet (1) in Studio (100)" in previews["remove_project_group"][0]
-    assert previews["remove_group_from_projects"][1] == [LINKS]
+    assert previews["remove_group_from_projects"][1] == [LINKS, PROJECTS, GROUPS, members]
     assert (
         "Design (601) loses access to 2 project(s) in Studio (100)"
         in previews["remove_group_from_projects"][0]
@@ -337,7 +340,7 @@ async def test_with_redis_a_question_names_only_what_toggl_told_this_process_and
     for question in (deletion, update):
         assert not any(name in question for name in [*forged.values(), "Old test space"]), question
     # The deletion read the workspace list Redis offered again; the update needs no such read.
-    assert first == [GROUPS, "/me/workspaces", PROJECTS, LINKS]
+    assert first == [GROUPS, "/me/workspaces", PROJECTS, LINKS, f"/workspaces/{WS}/project_users"]
     assert second == [GROUPS]
 
 

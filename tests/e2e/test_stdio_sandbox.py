@@ -34,6 +34,8 @@ from toggl_groups_mcp.sandbox.demo import (
     PROJECT_BRAND_REFRESH,
     PROJECT_DATA_PIPELINE,
     PROJECT_LEGACY_INTRANET,
+    PROJECT_STUDIO_HANDBOOK,
+    PROJECT_WEBSITE_2019,
     PROJECT_WEBSITE_REDESIGN,
     USER_ALEX,
     USER_BIANCA,
@@ -214,6 +216,12 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 {"project_ids": f"{PROJECT_API_PLATFORM},{PROJECT_DATA_PIPELINE},{PROJECT_LEGACY_INTRANET}"},
                 None,
             ),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/project_users",
+                {"project_ids": f"{PROJECT_API_PLATFORM},{PROJECT_DATA_PIPELINE},{PROJECT_LEGACY_INTRANET}"},
+                None,
+            ),
         ]
 
         # -- writes that lose nothing: no confirmation needed ----------------------------------
@@ -285,7 +293,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             },
         )
         assert bulk["done"] == [PROJECT_BRAND_REFRESH]
-        assert bulk["skipped"] == [PROJECT_WEBSITE_REDESIGN]
+        assert bulk["skipped"] == {"already linked": [PROJECT_WEBSITE_REDESIGN]}
         assert bulk["complete"] is True
         assert sent == [
             ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
@@ -318,8 +326,10 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                     "group_id": GROUP_DESIGNERS,
                 },
                 [
-                    f"Designers loses access to Brand Refresh ({PROJECT_BRAND_REFRESH}) in Acme Design",
-                    "link 4700101",
+                    # Bianca and Chen are in Launch Crew too, which reaches Brand Refresh.
+                    f"Remove Designers's link to Brand Refresh ({PROJECT_BRAND_REFRESH}) in Acme Design",
+                    "link 4700101. Nobody loses access",
+                    f"Brand Refresh ({PROJECT_BRAND_REFRESH}) stays open to Bianca Reyes (group Launch Crew)",
                 ],
             ),
             (
@@ -333,6 +343,8 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                     f"Launch Crew ({NEW}) loses access to 2 project(s) in Acme Design",
                     f"Website Redesign ({PROJECT_WEBSITE_REDESIGN}, link {FIRST_NEW_PROJECT_GROUP_ID})",
                     f"Brand Refresh ({PROJECT_BRAND_REFRESH}, link {FIRST_NEW_PROJECT_GROUP_ID + 1})",
+                    f"Dana Okafor loses access to Website Redesign ({PROJECT_WEBSITE_REDESIGN})",
+                    f"Brand Refresh ({PROJECT_BRAND_REFRESH}) stays open to Bianca Reyes (group Designers)",
                 ],
             ),
             (
@@ -369,7 +381,15 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 {"active": "both", "per_page": "200", "page": "1"},
                 None,
             ),
-            ("GET", LINKS, {"project_ids": f"{PROJECT_BRAND_REFRESH},{PROJECT_WEBSITE_REDESIGN}"}, None),
+            (
+                "GET",
+                LINKS,
+                {
+                    "project_ids": f"{PROJECT_BRAND_REFRESH},{PROJECT_STUDIO_HANDBOOK},"
+                    f"{PROJECT_WEBSITE_2019},{PROJECT_WEBSITE_REDESIGN}"
+                },
+                None,
+            ),
             # ... Engineering's list too, though review_access read it a moment ago
             (
                 "GET",
@@ -383,10 +403,44 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 {"project_ids": f"{PROJECT_API_PLATFORM},{PROJECT_DATA_PIPELINE},{PROJECT_LEGACY_INTRANET}"},
                 None,
             ),
-            # remove_project_group: the link now (group, project and workspace names already heard)
+            # ... and who keeps access to its (private) projects another way: their direct members
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/project_users",
+                {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"},
+                None,
+            ),
+            # remove_project_group: the link now, then who keeps access: the project's privacy
+            # (its workspace's list), the groups (members), the project's direct members
             ("GET", LINKS, {"project_ids": str(PROJECT_BRAND_REFRESH)}, None),
-            # remove_group_from_projects: the links now
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
+            ("GET", GROUPS, {}, None),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/project_users",
+                {"project_ids": str(PROJECT_BRAND_REFRESH)},
+                None,
+            ),
+            # remove_group_from_projects: the links now, and the same for who keeps access
             ("GET", LINKS, {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"}, None),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
+            ("GET", GROUPS, {}, None),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_DESIGN}/project_users",
+                {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"},
+                None,
+            ),
             # remove_user_from_groups: the groups holding the user now
             ("GET", GROUPS, {}, None),
         ]
@@ -492,10 +546,14 @@ async def test_every_tool_over_stdio_against_the_sandbox(
     assert groups_now[GROUP_ENGINEERS]["user_ids"] == [USER_ALEX, USER_ELIAS]
     assert groups_now[GROUP_DESIGNERS]["user_ids"] == [USER_BIANCA, USER_CHEN]
     acme_design_links = {link for link in control.links() if link[0] == WS_ACME_DESIGN}
-    assert acme_design_links == {(WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS)}
-    # 9 reads (list_workspaces is answered from the cache), 3 for the access review, 6 reads inside
-    # write tools, 10 for the previews, 13 writes: nothing else was spent
-    assert len(control.requests()) == 41
+    assert acme_design_links == {
+        (WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS),
+        (WS_ACME_DESIGN, PROJECT_STUDIO_HANDBOOK, GROUP_DESIGNERS),
+    }
+    # 9 reads (list_workspaces is answered from the cache), 4 for the access review, 6 reads inside
+    # write tools, 17 for the previews (who keeps access is read for each removal's question), 13
+    # writes: nothing else was spent
+    assert len(control.requests()) == 49
 
 
 class Human:
@@ -535,7 +593,15 @@ async def test_confirmation_is_asked_over_stdio_and_only_an_accept_deletes(
 
         human.answers, human.asked = [ElicitResult(action="accept", content={"confirm": True})], []
         deleted, sent = await s.ok("delete_group", {"organization_id": ORG_ACME, "group_id": GROUP_DESIGNERS})
-        assert deleted == {"group_id": GROUP_DESIGNERS, "deleted": True, "name": "Designers"}
+        assert {k: v for k, v in deleted.items() if k != "requests"} == {
+            "group_id": GROUP_DESIGNERS,
+            "deleted": True,
+            "name": "Designers",
+            # The question's reads say what stays open, for the admin.
+            "still_open": [
+                f"Public, so still open to everyone in the workspace: Studio Handbook ({PROJECT_STUDIO_HANDBOOK}).",
+            ],
+        }
         assert len(human.asked) == 1 and "Bianca Reyes (6120532), Chen Wei (6120617)" in human.asked[0]
         assert [r for r in sent if r[0] != "GET"] == [("DELETE", f"{GROUPS}/{GROUP_DESIGNERS}", {}, None)]
 
@@ -602,7 +668,7 @@ async def test_a_link_removed_between_bulk_preview_and_confirmation_is_skipped_n
     assert result.structured_content["failed"] == [], result.structured_content
     assert result.structured_content["complete"] is True
     assert result.structured_content["done"] == [PROJECT_WEBSITE_REDESIGN]
-    assert result.structured_content["skipped"] == [PROJECT_BRAND_REFRESH]
+    assert result.structured_content["skipped"] == {"not linked": [PROJECT_BRAND_REFRESH]}
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
@@ -651,5 +717,5 @@ async def test_a_cancelled_bulk_run_stops_between_items_and_resumes_over_stdio(e
             assert 5 <= stopped_at < len(projects)
             result = await client.call_tool("add_group_to_projects", arguments)
         assert result.structured_content is not None and result.structured_content["complete"] is True
-        assert len(result.structured_content["skipped"]) >= stopped_at
+        assert len(result.structured_content["skipped"]["already linked"]) >= stopped_at
         assert sorted(posted()) == sorted(projects), "nothing done twice, nothing lost"

@@ -9,20 +9,22 @@ again resumes without repeating anything.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state, deciding_state
+from ..state import AppState, app_state, call_memo, deciding_state
 from ..toggl.errors import TogglError
 from ..toggl.models import TogglGroup, TogglProjectGroup
-from . import journaling, lookup, scope
-from .args import GroupId, Id, OrganizationId, WorkspaceId, dedupe
+from . import journaling, lookup, removals, scope
+from .args import GroupId, Id, OrganizationId, Search, WorkspaceId, dedupe
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
 from .groups import groups_path, read_groups
-from .project_groups import MAX_PROJECT_IDS, add_link, fetch_links, group_name, links_path
+from .project_groups import MAX_PROJECT_IDS, add_link, group_name, links_path
 from .registry import Safety, tool
 
 # Failures after which the next request would fail the same way: stop and report what remains.
@@ -37,7 +39,9 @@ class Failure(BaseModel):
 class BulkResult(BaseModel):
     name: str | None = Field(default=None, description="The group's name (offboarding: the user's)")
     done: list[int] = Field(description="Ids changed by this call")
-    skipped: list[int] = Field(description="Ids already in the wanted state: nothing to do")
+    skipped: dict[str, list[int]] | None = Field(
+        default=None, description="Ids left alone, by why (already linked, not linked, archived, ...)"
+    )
     failed: list[Failure] = Field(description="Ids Toggl refused, with the reason")
     remaining: list[int] = Field(
         description="Ids not attempted because the run stopped; call again to resume"
@@ -48,6 +52,9 @@ class BulkResult(BaseModel):
         default=None, description="Toggl requests left this hour, from Toggl's last answer"
     )
     names: dict[str, str] | None = Field(default=None, description="Names of the ids above")
+    still_open: list[str] | None = Field(
+        default=None, description="Who still reaches the projects, and how: tell the admin"
+    )
     change_id: str | None = Field(
         default=None, description="undo_change takes it (the whole run; list_changes shows items)"
     )
@@ -55,13 +62,21 @@ class BulkResult(BaseModel):
 
 class _Run:
     def __init__(
-        self, ctx: Context, todo: list[int], skipped: list[int], *, kind: str, owner: str | None
+        self,
+        ctx: Context,
+        todo: list[int],
+        skipped: list[int] | dict[str, list[int]],
+        *,
+        kind: str,
+        owner: str | None,
     ) -> None:
         self.ctx = ctx
         self.todo = todo
         self.kind = kind
+        if isinstance(skipped, list):  # ids with nothing to do (offboarding)
+            skipped = {"nothing to do": skipped} if skipped else {}
         self.result = BulkResult(
-            name=owner, done=[], skipped=skipped, failed=[], remaining=[], complete=False
+            name=owner, done=[], skipped=skipped or None, failed=[], remaining=[], complete=False
         )
 
     async def each(self, action_for: str, act: Callable[[int], Awaitable[str | None]]) -> BulkResult:
@@ -110,7 +125,8 @@ class _Run:
             await self.ctx.report_progress(index + 1, total, f"{action_for} {item} ({index + 1}/{total})")
         r = self.result
         r.complete = not r.failed and not r.remaining
-        r.names = _names(state, self.kind, [*self.todo, *r.skipped]) or None
+        skipped = [i for ids in (r.skipped or {}).values() for i in ids]
+        r.names = _names(state, self.kind, [*self.todo, *skipped]) or None
         # A bulk run spends quota: say what is left, from headers already seen (no request).
         toggl = app_state(self.ctx).toggl
         try:
@@ -122,8 +138,72 @@ class _Run:
         return r
 
 
-def _project_list(what: str) -> object:
-    return Field(min_length=1, max_length=MAX_PROJECT_IDS, description=what)
+# The projects of a bulk change: by ids, or by part of a name (`project_name`).
+ProjectIds = Annotated[
+    list[Id] | None,
+    Field(min_length=1, max_length=MAX_PROJECT_IDS, description="Or project_name"),
+]
+ProjectName = Annotated[str | None, Search, Field(description="Part of the name, any case")]
+IncludeArchived = Annotated[bool, Field(description="Archived ones too")]
+
+ALREADY_LINKED = "already linked"
+NOT_LINKED = "not linked"
+ARCHIVED = "archived"
+NOT_IN_WORKSPACE = "not in this workspace"
+
+
+@dataclass
+class _Projects:
+    """The projects a bulk change is about, as this call found them."""
+
+    wanted: list[int]
+    skipped: dict[str, list[int]] = field(default_factory=dict)
+    known: list[lookup.Project] = field(default_factory=list)  # read in this call (a search)
+
+    def skip(self, why: str, ids: Iterable[int]) -> None:
+        found = list(ids)
+        if found:
+            self.skipped.setdefault(why, []).extend(found)
+
+
+def _check_projects(project_ids: list[int] | None, project_name: str | None, include_archived: bool) -> None:
+    if (project_ids is None) == (project_name is None):
+        raise ToolError(
+            "Give exactly one of project_ids and project_name (part of the projects' names). "
+            "Nothing was sent to Toggl."
+        )
+    if include_archived and project_name is None:
+        raise ToolError(
+            "include_archived goes with project_name: project_ids are taken as given, archived or "
+            "not. Nothing was sent to Toggl."
+        )
+
+
+async def _projects(
+    ctx: Context, ws: int, project_ids: list[int] | None, project_name: str | None, include_archived: bool
+) -> _Projects:
+    """By ids: as given. By name: Toggl's search, read in this call (the preview and the body share
+    it); archived projects are skipped unless `include_archived`."""
+    if project_name is None:
+        return _Projects(dedupe(project_ids) or [])
+    memo = call_memo(ctx)
+    key = ("project-search", ws, project_name)
+    if key not in memo:
+        memo[key] = await lookup.find_projects(deciding_state(ctx), ws, project_name, fresh=True)
+    matched: list[lookup.Project] = memo[key]
+    found = _Projects([p.id for p in matched if p.active or include_archived], known=matched)
+    found.skip(ARCHIVED, [p.id for p in matched if not p.active and not include_archived])
+    if not matched:
+        raise ToolError(
+            f"No project in workspace {ws} has {project_name!r} in its name (archived ones included); "
+            "nothing was changed. list_projects shows the workspace's projects."
+        )
+    if len(found.wanted) > MAX_PROJECT_IDS:
+        raise ToolError(
+            f"project_name {project_name!r} matches {len(found.wanted)} projects, more than "
+            f"{MAX_PROJECT_IDS} at a time; nothing was changed. Use more of the name, or project_ids."
+        )
+    return found
 
 
 @tool(
@@ -135,17 +215,24 @@ def _project_list(what: str) -> object:
 async def add_group_to_projects(
     ctx: Context,
     group_id: GroupId,
-    project_ids: Annotated[list[Id], _project_list("Project ids")],
+    project_ids: ProjectIds = None,
+    project_name: ProjectName = None,
+    include_archived: IncludeArchived = False,
     workspace_id: WorkspaceId = None,
 ) -> BulkResult:
-    """Give a group access to many projects."""
+    """Links a group to many projects, by ids or part of a name; says what it skipped and why.
+    One: add_project_group. Does not ask first. 2 requests, plus 1 per link."""
+    _check_projects(project_ids, project_name, include_archived)
     # As in add_project_group: the default workspace and the journal's names only as Toggl told
     # this process, never as Redis said.
     state = deciding_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
-    wanted = dedupe(project_ids) or []
-    linked = {x.pid for x in await fetch_links(state, ws, wanted) if x.group_id == group_id}
+    projects = await _projects(ctx, ws, project_ids, project_name, include_archived)
+    wanted = projects.wanted
+    links = await lookup.links_of(ctx, ws, wanted) if wanted else []
+    linked = {x.pid for x in links if x.group_id == group_id}
     todo = [p for p in wanted if p not in linked]
+    projects.skip(ALREADY_LINKED, [p for p in wanted if p in linked])
 
     run_id = journaling.new_run(ctx)
 
@@ -158,45 +245,97 @@ async def add_group_to_projects(
             entry.result = await add_link(state, ws, project_id, group_id)
         return None
 
-    run = _Run(ctx, todo, [p for p in wanted if p in linked], kind="project", owner=_group(state, group_id))
+    run = _Run(ctx, todo, projects.skipped, kind="project", owner=_group(state, group_id))
     return _with_run(await run.each("linking project", link), run_id)
 
 
-async def _links_to_remove(
-    ctx: Context, ws: int, group_id: int, project_ids: list[int]
-) -> dict[int, TogglProjectGroup]:
-    """The group's links to these projects, as Toggl answers for this call (preview and body)."""
-    return {x.pid: x for x in await lookup.links_of(ctx, ws, project_ids) if x.group_id == group_id}
+@dataclass
+class _Removal:
+    """What remove_group_from_projects takes away, as read in this call (preview and body)."""
+
+    ws: int
+    projects: _Projects
+    links: dict[int, TogglProjectGroup]  # project id -> the group's link to it
+    after: removals.Aftermath | None  # what stays open: read for the question
 
 
-def _group(state: AppState, group_id: int) -> str | None:
-    return lookup.shown_name(state, "group", group_id)
-
-
-def _names(state: AppState, kind: str, ids: Iterable[int]) -> dict[str, str]:
-    """Names this process already heard (no request is spent on them in a result)."""
-    return {str(i): n for i in ids if (n := lookup.shown_name(state, kind, i))}
+async def _removal(
+    ctx: Context,
+    workspace_id: int | None,
+    group_id: int,
+    project_ids: list[int] | None,
+    project_name: str | None,
+    include_archived: bool,
+    *,
+    question: bool,
+) -> _Removal:
+    """What the removal takes away. For the `question` also what stays open (privacy, groups,
+    direct members), kept for the body's result; `confirm: true` without a question reads only
+    what it must to act (the links), as the preview the model was shown said the rest."""
+    memo = call_memo(ctx)
+    key = ("removal", group_id)
+    if key in memo:
+        known: _Removal = memo[key]
+        return known
+    state = deciding_state(ctx)
+    ws = await scope.workspace_id(state, workspace_id)
+    projects = await _projects(ctx, ws, project_ids, project_name, include_archived)
+    every = await lookup.links_of(ctx, ws, projects.wanted) if projects.wanted else []
+    wanted = set(projects.wanted)
+    links = {x.pid: x for x in every if x.group_id == group_id and x.pid in wanted}
+    unlinked = [p for p in projects.wanted if p not in links]
+    removal = _Removal(ws, projects, links, None)
+    if question:
+        removal.after = await removals.unlinking(
+            ctx, ws, group_id, list(links), links=every, known=projects.known
+        )
+        if project_name is None and unlinked:
+            # An id that is not in the workspace's list (read for the privacy above, or here) is
+            # not "not linked": say that it was not found.
+            listed = {p.id for p in await lookup.all_projects(state, ws, fresh=True)}
+            projects.skip(NOT_IN_WORKSPACE, [p for p in unlinked if p not in listed])
+            unlinked = [p for p in unlinked if p in listed]
+        memo[key] = removal
+    projects.skip(NOT_LINKED, unlinked)
+    return removal
 
 
 async def _remove_preview(
-    ctx: Context, workspace_id: int | None, group_id: int, project_ids: list[int], confirm: bool
+    ctx: Context,
+    workspace_id: int | None,
+    group_id: int,
+    project_ids: list[int] | None,
+    project_name: str | None,
+    include_archived: bool,
+    confirm: bool,
 ) -> Confirmation | Elicit[Confirmation]:
+    _check_projects(project_ids, project_name, include_archived)
     state = deciding_state(ctx)
 
     async def preview() -> Preview | None:
-        ws = await scope.workspace_id(state, workspace_id)
-        links = await _links_to_remove(ctx, ws, group_id, dedupe(project_ids) or [])
-        if not links:
-            return None
-        names = await lookup.project_names(state, ws, list(links))
-        workspace = (await lookup.workspace_names(state)).get(ws)
-        group = await group_name(ctx, ws, group_id)
-        projects = [f"{names.get(pid) or 'project'} ({pid}, link {link.id})" for pid, link in links.items()]
-        return Preview(
-            f"{lookup.labelled(group, group_id, 'Group')} loses access to {len(links)} project(s) in "
-            f"{lookup.labelled(workspace, ws, 'workspace')}:",
-            [lookup.listing(projects, most=50)],
+        removal = await _removal(
+            ctx, workspace_id, group_id, project_ids, project_name, include_archived, question=True
         )
+        if not removal.links or removal.after is None:
+            return None
+        ws = removal.ws
+        workspace = lookup.labelled((await lookup.workspace_names(state)).get(ws), ws, "workspace")
+        group = lookup.labelled(await group_name(ctx, ws, group_id), group_id, "Group")
+        projects = [
+            f"{x.paths.project.name if x.paths.project else 'project'} ({x.paths.project_id}, "
+            f"link {removal.links[x.paths.project_id].id})"
+            for x in removal.after.left
+        ]
+        lines = [lookup.listing(projects, most=50)]
+        lost = removal.after.lost_text()
+        lines += ([lost] if lost else []) + removal.after.still_open()
+        archived = removal.projects.skipped.get(ARCHIVED, [])
+        if archived:
+            lines.append(
+                f"left alone, archived: {len(archived)} project(s) (include_archived to include them)"
+            )
+        loses = "loses its link to" if removal.after.nobody_loses else "loses access to"
+        return Preview(f"{group} {loses} {len(removal.links)} project(s) in {workspace}:", lines)
 
     return await gate(ctx, confirm, preview)
 
@@ -210,18 +349,23 @@ async def _remove_preview(
 async def remove_group_from_projects(
     ctx: Context,
     group_id: GroupId,
-    project_ids: Annotated[list[Id], _project_list("Project ids")],
     approval: Annotated[Approval, Resolve(_remove_preview)],
+    project_ids: ProjectIds = None,
+    project_name: ProjectName = None,
+    include_archived: IncludeArchived = False,
     workspace_id: WorkspaceId = None,
     confirm: StrictBool = ConfirmArg,
 ) -> BulkResult:
-    """Remove a group's access to many projects."""
+    """Unlinks a group from many projects, by ids or part of a name; one: remove_project_group.
+    Asks the user first; says who keeps access. 1 request, plus 1 per link (its preview 4)."""
+    _check_projects(project_ids, project_name, include_archived)
     require_approval(approval, f"remove group {group_id} from projects")
     state = deciding_state(ctx)
-    ws = await scope.workspace_id(state, workspace_id)
-    wanted = dedupe(project_ids) or []
-    links = await _links_to_remove(ctx, ws, group_id, wanted)
-    todo = [p for p in wanted if p in links]
+    removal = await _removal(
+        ctx, workspace_id, group_id, project_ids, project_name, include_archived, question=False
+    )
+    ws, links = removal.ws, removal.links
+    todo = [p for p in removal.projects.wanted if p in links]
 
     run_id = journaling.new_run(ctx)
 
@@ -235,10 +379,23 @@ async def remove_group_from_projects(
             await state.toggl.request("DELETE", links_path(ws, link.id))
         return None
 
-    run = _Run(
-        ctx, todo, [p for p in wanted if p not in links], kind="project", owner=_group(state, group_id)
-    )
-    return _with_run(await run.each("unlinking project", unlink), run_id)
+    run = _Run(ctx, todo, removal.projects.skipped, kind="project", owner=_group(state, group_id))
+    result = await run.each("unlinking project", unlink)
+    if removal.after is not None:
+        # What stays open, for the projects this run really unlinked.
+        done = set(result.done)
+        left = [x for x in removal.after.left if x.paths.project_id in done]
+        result.still_open = removals.Aftermath(removal.after.group, left).still_open() or None
+    return _with_run(result, run_id)
+
+
+def _group(state: AppState, group_id: int) -> str | None:
+    return lookup.shown_name(state, "group", group_id)
+
+
+def _names(state: AppState, kind: str, ids: Iterable[int]) -> dict[str, str]:
+    """Names this process already heard (no request is spent on them in a result)."""
+    return {str(i): n for i in ids if (n := lookup.shown_name(state, kind, i))}
 
 
 def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
@@ -285,7 +442,7 @@ async def remove_user_from_groups(
     holding = _groups_of(await read_groups(ctx, org), user_id)
     person = lookup.shown_name(state, "user", user_id)
     if not holding:
-        return BulkResult(name=person, done=[], skipped=[], failed=[], remaining=[], complete=True)
+        return BulkResult(name=person, done=[], failed=[], remaining=[], complete=True)
 
     run_id = journaling.new_run(ctx)
     by_id = {g.group_id: g for g in holding}

@@ -20,7 +20,7 @@ from ..toggl.models import (
     TogglProjectGroup,
     parse_groups,
 )
-from . import journaling, lookup, scope
+from . import journaling, lookup, removals, scope
 from .args import GroupId, GroupName, Id, OrganizationId, Search, Text, dedupe, id_list
 from .budget import fit
 from .confirm import (
@@ -80,6 +80,9 @@ class DeletedGroup(BaseModel):
     group_id: int
     deleted: bool = True
     name: str | None = None
+    still_open: list[str] | None = Field(
+        default=None, description="Who still reaches the group's projects, and how: tell the admin"
+    )
     change_id: str | None = journaling.CHANGE_ID
 
 
@@ -623,6 +626,7 @@ class Deletion:
     group: TogglGroup
     reached: list[tuple[lookup.Project, TogglProjectGroup]]
     preview: Preview
+    after: removals.Aftermath
 
     @property
     def losses(self) -> tuple[set[int], set[int], set[int]]:
@@ -647,7 +651,12 @@ async def _deletion(ctx: Context, org: int, group_id: int) -> Deletion:
             f"access to {len(projects)} project(s) through this group: {lookup.listing(projects, most=25)}",
         ],
     )
-    return Deletion(group, reached, preview)
+    # Who that access really leaves: a public project stays open, and a member may reach a project
+    # as a direct member or through another group (read in the call, like the links).
+    after = await removals.deleting(ctx, group, await read_groups(ctx, org), reached)
+    lost = after.lost_text()
+    preview.lost += ([lost] if lost else []) + after.still_open()
+    return Deletion(group, reached, preview, after)
 
 
 async def _delete_preview(
@@ -673,11 +682,11 @@ async def delete_group(
     organization_id: OrganizationId = None,
     confirm: StrictBool = ConfirmArg,
 ) -> DeletedGroup:
-    """Delete a group."""
+    """Deletes a group with its members, workspaces and project links. Asks the user first; says
+    who keeps access. 1 request (its preview 3, plus 2 per 200 projects per workspace)."""
     require_approval(approval, f"delete group {group_id}")
     state = deciding_state(ctx)
     org = await scope.organization_id(state, organization_id)
-    group = known_group(ctx, org, group_id)
     if asked_before_this_read(ctx):
         # The human answered after the preview was read (2025-11-25 asks mid-request), and may
         # have taken a minute: read again, and delete only if that loses nothing they were not
@@ -696,15 +705,26 @@ async def delete_group(
                 f"sent to Toggl. This is what it would lose now:\n{now.preview.text()}\n"
                 "Show this to the user; call delete_group again if they still want it deleted."
             )
-        group = now.group
+        deletion: Deletion | None = now
+    else:
+        deletion = None
+    group = deletion.group if deletion else known_group(ctx, org, group_id)
     effect: dict[str, Any] = {}
     if journaling.journal_of(ctx) is not None:
         # The journal keeps what the deletion loses, read in this call before it is sent (the
         # preview's reads, or the reads after the answer), so that an undo restores it as deleted.
         group = group or await read_group(ctx, org, group_id)
         effect = await journaling.deleted_group(ctx, org, group)
+    if deletion is None and ("shown-deletion", group_id) in call_memo(ctx):
+        # What stays open, for the result, from the question's reads in this call (no request);
+        # `confirm: true` without a question reads no more for it (the preview said it).
+        deletion = await _deletion(ctx, org, group_id)
     arguments = {"organization_id": org, "group_id": group_id}
     async with journaling.recording(ctx, "delete_group", arguments, effect, organization_id=org) as entry:
         await state.toggl.request("DELETE", groups_path(org, group_id))
-    name = group.name if group else lookup.shown_name(state, "group", group_id)
-    return DeletedGroup(group_id=group_id, name=name, change_id=entry.change_id)
+    return DeletedGroup(
+        group_id=group_id,
+        name=group.name if group else lookup.shown_name(state, "group", group_id),
+        change_id=entry.change_id,
+        still_open=(deletion.after.still_open() or None) if deletion else None,
+    )

@@ -190,11 +190,12 @@ async def project_names(state: AppState, ws: int, ids: Iterable[int]) -> dict[in
     return names
 
 
-async def find_projects(state: AppState, ws: int, text: str) -> list[Project]:
+async def find_projects(state: AppState, ws: int, text: str, *, fresh: bool = False) -> list[Project]:
     """Projects whose name contains `text` (any case), archived ones too: from the workspace's
-    list when this process has it, else by Toggl's search, a page at a time."""
+    list when this process has it, else by Toggl's search, a page at a time. `fresh`: by the
+    search, read in this call (a deciding call changes what matched)."""
     needle = text.casefold()
-    cached = await _cached_projects(state, ws)
+    cached = None if fresh else await _cached_projects(state, ws)
     if cached is not None:
         return [p for p in cached if needle in p.name.casefold()]
     found: list[Project] = []

@@ -8,9 +8,9 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ..state import AppState, app_state, deciding_state
+from ..state import AppState, app_state, call_memo, deciding_state
 from ..toggl.models import ProjectLink, TogglProjectGroup, parse_links
-from . import journaling, lookup, scope
+from . import journaling, lookup, removals, scope
 from .args import GroupId, Id, ProjectId, WorkspaceId, dedupe
 from .budget import fit
 from .confirm import Approval, ConfirmArg, Confirmation, Preview, StrictBool, gate, require_approval
@@ -47,6 +47,9 @@ class LinkRemoved(BaseModel):
     group_id: int
     group: str | None = None
     removed: bool = True
+    still_open: list[str] | None = Field(
+        default=None, description="Who still reaches the project, and how: tell the admin"
+    )
     change_id: str | None = journaling.CHANGE_ID
 
 
@@ -210,13 +213,21 @@ async def _remove_preview(
     async def preview() -> Preview:
         ws = await scope.workspace_id(state, workspace_id)
         link = await _the_link(ctx, ws, project_group_id, project_id, group_id)
+        after = await removals.unlinking(ctx, ws, link.group_id, [link.pid])
+        call_memo(ctx)[("after-unlinking", link.id)] = after  # the result says it too
         group = await group_name(ctx, ws, link.group_id) or f"Group {link.group_id}"
-        project = (await lookup.project_names(state, ws, [link.pid])).get(link.pid)
-        workspace = (await lookup.workspace_names(state)).get(ws)
+        project = after.left[0].label
+        workspace = lookup.labelled((await lookup.workspace_names(state)).get(ws), ws, "workspace")
+        still_open = after.still_open()
+        if after.nobody_loses:
+            return Preview(
+                f"Remove {group}'s link to {project} in {workspace}, link {link.id}. {still_open[0]}",
+                still_open[1:],
+            )
+        lost = after.lost_text()
         return Preview(
-            f"{group} loses access to {project or 'project'} ({link.pid}) in "
-            f"{lookup.labelled(workspace, ws, 'workspace')}, link {link.id}: its members lose the "
-            "access this link gave them."
+            f"{group} loses access to {project} in {workspace}, link {link.id}:",
+            [lost, *still_open] if lost else ["its members lose the access this link gave them"],
         )
 
     return await gate(ctx, confirm, preview)
@@ -237,12 +248,16 @@ async def remove_project_group(
     group_id: Annotated[int | None, Field(ge=1, description="With project_id")] = None,
     confirm: StrictBool = ConfirmArg,
 ) -> LinkRemoved:
-    """Remove a group's access to a project."""
+    """Removes one group-project link; many: remove_group_from_projects. Asks the user first;
+    says who keeps access. 2 requests (its preview 5)."""
     _check_link_args(project_group_id, project_id, group_id)
     require_approval(approval, "remove project access")
     state = deciding_state(ctx)
     ws = await scope.workspace_id(state, workspace_id)
     link = await _the_link(ctx, ws, project_group_id, project_id, group_id)
+    # What stays open, as the question read it in this call; `confirm: true` without a question
+    # reads no more than the link (the preview the model was shown said it).
+    after: removals.Aftermath | None = call_memo(ctx).get(("after-unlinking", link.id))
     effect = journaling.link_effect(state, "link_removed", ws, link.pid, link.group_id, link.id)
     arguments = {
         "workspace_id": ws,
@@ -260,4 +275,5 @@ async def remove_project_group(
         project=lookup.shown_name(state, "project", link.pid),
         group_id=link.group_id,
         group=lookup.shown_name(state, "group", link.group_id),
+        still_open=(after.still_open() or None) if after else None,
     )
