@@ -4,16 +4,28 @@ skipped. Against exact requests (respx) and against the sandbox."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import respx
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ElicitResult
+from pydantic import SecretStr
 
-from tests.conftest import Connect, Sent, accept, assert_nothing_sent, recording, sent, tool_error
+from tests.conftest import (
+    Connect,
+    Sent,
+    accept,
+    assert_nothing_sent,
+    make_settings,
+    recording,
+    sent,
+    tool_error,
+)
+from toggl_groups_mcp.sandbox import SandboxConfig, demo, running_sandbox
+from toggl_groups_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -277,3 +289,69 @@ async def test_the_bulk_descriptions_say_how_to_choose_whether_they_ask_and_thei
         properties = tool.input_schema["properties"]
         assert {"project_ids", "project_name", "include_archived"} <= set(properties)
         assert "project_ids" not in tool.input_schema.get("required", [])
+
+
+# -- against the sandbox ----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["legacy", "auto"])
+async def on_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Client, Any]]:
+    """A client (in both eras, accepting every confirmation) on a fresh demo sandbox."""
+    async with running_sandbox(SandboxConfig()) as sb:
+        settings = make_settings(api_token=SecretStr(sb.token), api_url=sb.url)
+        async with Client(build_server(settings), mode=request.param, elicitation_callback=yes) as client:
+            yield client, sb
+
+
+async def yes(context: Any, params: Any) -> ElicitResult:
+    return ElicitResult(action="accept", content={"confirm": True})
+
+
+def links_of(sb: Any, group_id: int) -> set[int]:
+    return {pg.project_id for pg in sb.sandbox.store.state.project_groups.values() if pg.group_id == group_id}
+
+
+async def test_on_the_sandbox_website_names_one_active_and_one_archived_project(
+    on_sandbox: tuple[Client, Any],
+) -> None:
+    """Acme Design's "website" projects: Website Redesign (Designers already there) and the archived
+    Website 2019. Archived ones are left out, then included with include_archived."""
+    client, sb = on_sandbox
+    arguments = {
+        "workspace_id": demo.WS_ACME_DESIGN,
+        "group_id": demo.GROUP_DESIGNERS,
+        "project_name": "website",
+    }
+    first = data(await client.call_tool("add_group_to_projects", arguments))
+    assert first["done"] == []
+    assert first["skipped"] == {
+        "archived": [demo.PROJECT_WEBSITE_2019],
+        "already linked": [demo.PROJECT_WEBSITE_REDESIGN],
+    }
+    assert first["names"] == {
+        str(demo.PROJECT_WEBSITE_2019): "Website 2019",
+        str(demo.PROJECT_WEBSITE_REDESIGN): "Website Redesign",
+    }
+    assert demo.PROJECT_WEBSITE_2019 not in links_of(sb, demo.GROUP_DESIGNERS)
+    second = data(await client.call_tool("add_group_to_projects", {**arguments, "include_archived": True}))
+    assert second["done"] == [demo.PROJECT_WEBSITE_2019]
+    assert second["skipped"] == {"already linked": [demo.PROJECT_WEBSITE_REDESIGN]}
+    assert {demo.PROJECT_WEBSITE_REDESIGN, demo.PROJECT_WEBSITE_2019} <= links_of(sb, demo.GROUP_DESIGNERS)
+
+
+async def test_on_the_sandbox_a_removal_by_name_leaves_the_archived_project_linked(
+    on_sandbox: tuple[Client, Any],
+) -> None:
+    client, sb = on_sandbox
+    arguments = {
+        "workspace_id": demo.WS_ACME_DESIGN,
+        "group_id": demo.GROUP_DESIGNERS,
+        "project_name": "website",
+    }
+    data(await client.call_tool("add_group_to_projects", {**arguments, "include_archived": True}))
+    removed = data(await client.call_tool("remove_group_from_projects", arguments))
+    assert removed["done"] == [demo.PROJECT_WEBSITE_REDESIGN]
+    assert removed["skipped"] == {"archived": [demo.PROJECT_WEBSITE_2019]}
+    assert removed["names"][str(demo.PROJECT_WEBSITE_REDESIGN)] == "Website Redesign"
+    linked = links_of(sb, demo.GROUP_DESIGNERS)
+    assert demo.PROJECT_WEBSITE_REDESIGN not in linked and demo.PROJECT_WEBSITE_2019 in linked

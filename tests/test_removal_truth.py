@@ -4,7 +4,8 @@ names, before the human is asked and after the change, for as few Toggl requests
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -12,8 +13,20 @@ import pytest
 import respx
 from mcp import Client
 from mcp.types import CallToolResult
+from pydantic import SecretStr
 
-from tests.conftest import Connect, Sent, accept, asking_reads, recording, sent, tool_error
+from tests.conftest import (
+    Connect,
+    Sent,
+    accept,
+    asking_reads,
+    make_settings,
+    recording,
+    sent,
+    tool_error,
+)
+from toggl_groups_mcp.sandbox import SandboxConfig, demo, running_sandbox
+from toggl_groups_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -371,3 +384,74 @@ async def test_deleting_a_group_without_a_question_says_what_stays_open_in_its_p
     assert "Public, so still open to everyone in the workspace: Brand Refresh (12)." in text
     assert PAYROLL_SAID in text
     assert [s.method for s in sent(toggl)].count("DELETE") == 0
+
+
+# -- against the sandbox ----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["legacy", "auto"])
+def on_sandbox(request: pytest.FixtureRequest) -> Any:
+    """open_(answer): a client (in both eras) on a fresh demo sandbox over loopback HTTP, whose
+    human answers confirmations with `answer`."""
+
+    @asynccontextmanager
+    async def open_(answer: Any) -> AsyncIterator[tuple[Client, Any]]:
+        async with running_sandbox(SandboxConfig()) as sb:
+            settings = make_settings(api_token=SecretStr(sb.token), api_url=sb.url)
+
+            async def human(context: Any, params: Any) -> Any:
+                return await answer(params.message)
+
+            async with Client(
+                build_server(settings), mode=request.param, elicitation_callback=human
+            ) as client:
+                yield client, sb
+
+    return open_
+
+
+async def test_on_the_sandbox_removing_designers_from_the_public_handbook_changes_nobody_s_access(
+    on_sandbox: Any,
+) -> None:
+    answer, asked = recording(accept())
+    async with on_sandbox(answer) as (client, sb):
+        result = data(
+            await client.call_tool(
+                "remove_project_group",
+                {"workspace_id": demo.WS_ACME_DESIGN, "project_group_id": demo.LINK_DESIGNERS_HANDBOOK},
+            )
+        )
+        links = sb.sandbox.store.state.project_groups
+    said = f"Nobody loses access: Studio Handbook ({demo.PROJECT_STUDIO_HANDBOOK}) is public, open to everyone in the workspace."
+    assert len(asked) == 1 and said in asked[0]
+    assert result["still_open"] == [said]
+    assert demo.LINK_DESIGNERS_HANDBOOK not in links
+
+
+async def test_on_the_sandbox_a_direct_member_in_the_removed_group_is_named_as_keeping_access(
+    on_sandbox: Any,
+) -> None:
+    """Engineers (Alex, Dana, Elias) off API Platform: Dana is a direct member too, Alex is in
+    Managers, also linked; only Elias is cut off."""
+    answer, asked = recording(accept())
+    async with on_sandbox(answer) as (client, sb):
+        result = data(
+            await client.call_tool(
+                "remove_project_group",
+                {
+                    "workspace_id": demo.WS_ACME_ENGINEERING,
+                    "project_id": demo.PROJECT_API_PLATFORM,
+                    "group_id": demo.GROUP_ENGINEERS,
+                },
+            )
+        )
+        state = sb.sandbox.store.state
+        still_linked = {
+            pg.group_id for pg in state.project_groups.values() if pg.project_id == demo.PROJECT_API_PLATFORM
+        }
+    api = f"API Platform ({demo.PROJECT_API_PLATFORM})"
+    kept = f"{api} stays open to Alex Morgan (group Managers), Dana Okafor (direct member)."
+    assert len(asked) == 1
+    assert f"Elias Novak loses access to {api}" in asked[0] and kept in asked[0]
+    assert result["still_open"] == [kept]
+    assert still_linked == {demo.GROUP_MANAGERS}
