@@ -122,7 +122,13 @@ def _links_read(ctx: Context, ws: int, project_id: int) -> list[TogglProjectGrou
     """The project's links as this call already read them (a link found by its id: the workspace
     was queried 200 projects at a time), or None when it did not."""
     for key, value in call_memo(ctx).items():
-        if key[:2] == ("links", ws) and len(key) == 3 and project_id in key[2]:
+        if (
+            isinstance(key, tuple)
+            and len(key) == 3
+            and key[:2] == ("links", ws)
+            and isinstance(key[2], tuple)
+            and project_id in key[2]
+        ):
             return [x for x in value if x.pid == project_id]
     return None
 
