@@ -61,6 +61,7 @@ ALL_TOOLS = READ_TOOLS | {
     "add_group_to_projects",
     "remove_group_from_projects",
     "remove_user_from_groups",
+    "remove_user_from_projects",
 }
 # Registered only when the server keeps a change journal (settings built in tests start without).
 JOURNAL_TOOLS = {"list_changes", "undo_change"}

@@ -205,9 +205,18 @@ GROUPS = [
 ]
 
 
+def no_direct_memberships(toggl: respx.MockRouter) -> None:
+    """An offboarding also says what stays open: the person's direct memberships (none here) and
+    the public projects of the organization's workspaces (none)."""
+    toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Studio", "organization_id": ORG}])
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])
+    toggl.get(f"/workspaces/{WS}/projects").respond(json=[])
+
+
 async def test_offboarding_previews_every_group_holding_the_user(
     toggl: respx.MockRouter, connect: Connect
 ) -> None:
+    no_direct_memberships(toggl)
     toggl.get(f"/organizations/{ORG}/groups").respond(json=GROUPS)
     patches = toggl.patch(url__regex=rf"/organizations/{ORG}/groups/\d+").respond(
         json={"success": [], "failure": []}
@@ -229,6 +238,7 @@ async def test_offboarding_previews_every_group_holding_the_user(
 async def test_offboarding_with_confirmation_patches_each_group_once(
     toggl: respx.MockRouter, connect: Connect
 ) -> None:
+    no_direct_memberships(toggl)
     listing = toggl.get(f"/organizations/{ORG}/groups").respond(json=GROUPS)
     patches = toggl.patch(url__regex=rf"/organizations/{ORG}/groups/\d+").mock(
         side_effect=[
@@ -258,6 +268,7 @@ async def test_offboarding_with_confirmation_patches_each_group_once(
 async def test_offboarding_a_user_in_no_group_changes_nothing(
     toggl: respx.MockRouter, connect: Connect
 ) -> None:
+    no_direct_memberships(toggl)
     toggl.get(f"/organizations/{ORG}/groups").respond(json=GROUPS)
     async with connect() as client:
         result = await client.call_tool("remove_user_from_groups", {"organization_id": ORG, "user_id": 99})
@@ -266,7 +277,7 @@ async def test_offboarding_a_user_in_no_group_changes_nothing(
         "failed": [],
         "remaining": [],
         "complete": True,
-        "requests": 1,
+        "requests": 4,  # the groups, and what stays open: workspaces, memberships, projects
     }
 
 

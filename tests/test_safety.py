@@ -201,6 +201,10 @@ async def test_offboarding_reads_the_groups_afresh_instead_of_trusting_an_earlie
         ]
     )
     patch = toggl.patch(GROUP).mock(side_effect=echo_patch)
+    # What stays open after an offboarding: their direct memberships and the public projects.
+    toggl.get("/me/workspaces").respond(json=[{"id": WS, "name": "Studio", "organization_id": ORG}])
+    toggl.get(f"/workspaces/{WS}/project_users").respond(json=[])
+    toggl.get(f"/workspaces/{WS}/projects").respond(json=[])
     async with connect(organization_id=ORG) as client:
         await client.call_tool("list_groups", {})
         result = await client.call_tool("remove_user_from_groups", {"user_id": 12, "confirm": True})

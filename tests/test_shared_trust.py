@@ -259,7 +259,9 @@ async def test_a_preview_right_after_a_list_reads_only_what_decides_and_names_fr
         "Design (601) loses access to 2 project(s) in Studio (100)"
         in previews["remove_group_from_projects"][0]
     )
-    assert previews["remove_user_from_groups"][1] == [GROUPS]
+    # The person's direct memberships are read in the call: they decide what the question says
+    # stays open (the public projects come from this process's list, read by delete_group above).
+    assert previews["remove_user_from_groups"][1] == [GROUPS, f"/workspaces/{WS}/project_users"]
     assert "Bob Marley (12)" in previews["remove_user_from_groups"][0]
 
 

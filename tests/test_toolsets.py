@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "tok-toolsets-3c9d"
 # Written out by hand: a test must not take its expectations from the code it tests.
-TOOLSETS = ["discovery", "groups", "access", "project_groups", "bulk", "review", "changes"]
+TOOLSETS = ["discovery", "groups", "access", "project_groups", "bulk", "project_users", "review", "changes"]
 PROJECT_GROUPS_TOOLSET = ["list_project_groups", "add_project_group", "remove_project_group"]
 
 

@@ -350,10 +350,26 @@ async def test_every_tool_over_stdio_against_the_sandbox(
             (
                 "remove_user_from_groups",
                 {"organization_id": ORG_ACME, "user_id": USER_DANA},
-                [f"Engineers (group {GROUP_ENGINEERS})", f"Launch Crew (group {NEW})"],
+                [
+                    f"Engineers (group {GROUP_ENGINEERS})",
+                    f"Launch Crew (group {NEW})",
+                    "Still a direct member of 2 project(s), which groups do not change: API Platform",
+                ],
             ),
         ]
         previews: list[Request] = []
+        # An offboarding reads the person's direct memberships in each workspace, and the project
+        # list (fresh) where they have some: what stays open to them is said, in names.
+        dana_memberships = [
+            ("GET", f"/workspaces/{WS_ACME_DESIGN}/project_users", {"user_id": str(USER_DANA)}, None),
+            ("GET", f"/workspaces/{WS_ACME_ENGINEERING}/project_users", {"user_id": str(USER_DANA)}, None),
+            (
+                "GET",
+                f"/workspaces/{WS_ACME_ENGINEERING}/projects",
+                {"active": "both", "per_page": "200", "page": "1"},
+                None,
+            ),
+        ]
         for tool, arguments, shown in refusals:
             message, sent = await s.error(tool, arguments)
             assert "Confirmation required; no change was sent to Toggl" in message, message
@@ -441,8 +457,10 @@ async def test_every_tool_over_stdio_against_the_sandbox(
                 {"project_ids": f"{PROJECT_WEBSITE_REDESIGN},{PROJECT_BRAND_REFRESH}"},
                 None,
             ),
-            # remove_user_from_groups: the groups holding the user now
+            # remove_user_from_groups: the groups holding the user now, and what stays open: their
+            # direct memberships in each workspace, and the privacy of the projects they are in
             ("GET", GROUPS, {}, None),
+            *dana_memberships,
         ]
         assert control.state() == before
 
@@ -526,6 +544,7 @@ async def test_every_tool_over_stdio_against_the_sandbox(
         leave = [{"op": "remove", "path": "/users", "value": [USER_DANA]}]
         assert sent == [
             ("GET", GROUPS, {}, None),
+            *dana_memberships,
             ("PATCH", f"{GROUPS}/{GROUP_ENGINEERS}", {}, leave),
             ("PATCH", f"{GROUPS}/{NEW}", {}, leave),
         ]
@@ -550,10 +569,10 @@ async def test_every_tool_over_stdio_against_the_sandbox(
         (WS_ACME_DESIGN, PROJECT_WEBSITE_REDESIGN, GROUP_DESIGNERS),
         (WS_ACME_DESIGN, PROJECT_STUDIO_HANDBOOK, GROUP_DESIGNERS),
     }
-    # 9 reads (list_workspaces is answered from the cache), 4 for the access review, 6 reads inside
-    # write tools, 17 for the previews (who keeps access is read for each removal's question), 13
-    # writes: nothing else was spent
-    assert len(control.requests()) == 49
+    # 9 reads (list_workspaces is answered from the cache), 4 for the access review, 9 reads inside
+    # write tools, 20 for the previews (who keeps access is read for each removal's question, and
+    # an offboarding reads the person's direct memberships), 13 writes: nothing else was spent
+    assert len(control.requests()) == 55
 
 
 class Human:

@@ -79,7 +79,9 @@ class _Run:
             name=owner, done=[], skipped=skipped or None, failed=[], remaining=[], complete=False
         )
 
-    async def each(self, action_for: str, act: Callable[[int], Awaitable[str | None]]) -> BulkResult:
+    async def each(
+        self, action_for: str, act: Callable[[int], Awaitable[str | None]], *, since: float | None = None
+    ) -> BulkResult:
         """Run `act` on each id; it returns None when done, or Toggl's reason for refusing.
 
         Within a time budget: desktop hosts give up on a tool call after 60 s, and changes made
@@ -88,7 +90,7 @@ class _Run:
         in flight is finished (shielded), so what was done is known."""
         state = app_state(self.ctx)
         clock = state.toggl.clock
-        started = clock()
+        started = clock() if since is None else since  # `since`: a run that began earlier (offboarding)
         slowest = 0.0
         total = len(self.todo)
         for index, item in enumerate(self.todo):
@@ -402,24 +404,54 @@ def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
     return [g for g in groups if user_id in g.user_ids]
 
 
+# The person an offboarding is about: by id, or by name or email (saves the model a lookup call).
+UserIdArg = Annotated[int | None, Field(ge=1, description="User id, or user")]
+UserArg = Annotated[str | None, Search, Field(description="Or exact name or email")]
+AlsoProjects = Annotated[bool, Field(description="Also end direct project memberships")]
+
+
 async def _offboard_preview(
-    ctx: Context, organization_id: int | None, user_id: int, confirm: bool
+    ctx: Context,
+    organization_id: int | None,
+    user_id: int | None,
+    user: str | None,
+    also_projects: bool,
+    confirm: bool,
 ) -> Confirmation | Elicit[Confirmation]:
+    from . import project_users  # here: it builds on this module
+
+    project_users.check_person(user_id, user)
     state = deciding_state(ctx)
 
     async def preview() -> Preview | None:
         org = await scope.organization_id(state, organization_id)
-        holding = _groups_of(await read_groups(ctx, org), user_id)
-        if not holding:
+        person = await project_users.who(ctx, org, user_id, user)
+        holding = _groups_of(await read_groups(ctx, org), person.user_id)
+        found = await project_users.reach(ctx, org, person, public=True, groups_stay=False)
+        ending = found.memberships if also_projects else []
+        if not holding and not ending:
             return None
-        person = lookup.labelled(lookup.name_of(state, "user", user_id), user_id, "user")
+        what = [f"{len(holding)} group(s)"] if holding else []
+        if ending:
+            what.append(f"their direct membership of {len(ending)} project(s)")
+        lines = (
+            [lookup.listing([f"{g.name} (group {g.group_id})" for g in holding], most=50)] if holding else []
+        )
+        lines += [m.line() for m in ending]
+        lines += project_users.what_stays(found, [m.project_id for m in ending])
         return Preview(
-            f"Remove {person} from {len(holding)} group(s) in organization {org}; they lose the "
-            "project access these groups give:",
-            [lookup.listing([f"{g.name} (group {g.group_id})" for g in holding], most=50)],
+            f"Remove {found.shown} from {' and '.join(what)} in organization {org}; they lose the "
+            "project access these give:",
+            lines,
         )
 
     return await gate(ctx, confirm, preview)
+
+
+class OffboardResult(BulkResult):
+    projects: BulkResult | None = Field(
+        default=None, description="also_projects: the direct memberships ended (ids are projects)"
+    )
 
 
 @tool(
@@ -430,33 +462,40 @@ async def _offboard_preview(
 )
 async def remove_user_from_groups(
     ctx: Context,
-    user_id: Annotated[int, Field(ge=1, description="User id")],
     approval: Annotated[Approval, Resolve(_offboard_preview)],
+    user_id: UserIdArg = None,
+    user: UserArg = None,
+    also_projects: AlsoProjects = False,
     organization_id: OrganizationId = None,
     confirm: StrictBool = ConfirmArg,
-) -> BulkResult:
-    """Offboarding: remove a person from all groups."""
-    require_approval(approval, f"remove user {user_id} from groups")
-    state = deciding_state(ctx)
-    org = await scope.organization_id(state, organization_id)
-    holding = _groups_of(await read_groups(ctx, org), user_id)
-    person = lookup.shown_name(state, "user", user_id)
-    if not holding:
-        return BulkResult(name=person, done=[], failed=[], remaining=[], complete=True)
+) -> OffboardResult:
+    """Offboarding: removes a person from every group; also_projects ends their direct project
+    memberships too (one run, one undo). Asks first; says what stays open. 1 request, +1 per
+    workspace and per 200 projects, +1 per group or membership."""
+    from . import project_users  # here: it builds on this module
 
+    project_users.check_person(user_id, user)
+    require_approval(approval, "remove a user from groups")
+    state = deciding_state(ctx)
+    started = state.toggl.clock()
+    org = await scope.organization_id(state, organization_id)
+    person = await project_users.who(ctx, org, user_id, user)
+    holding = _groups_of(await read_groups(ctx, org), person.user_id)
+    found = await project_users.reach(ctx, org, person, public=True, groups_stay=False)
+    name = found.person.name or lookup.shown_name(state, "user", person.user_id)
     run_id = journaling.new_run(ctx)
     by_id = {g.group_id: g for g in holding}
 
     async def leave(group_id: int) -> str | None:
-        effect = journaling.changed_group(state, by_id[group_id], users_removed=[user_id])
-        arguments = {"organization_id": org, "user_id": user_id, "group_id": group_id}
+        effect = journaling.changed_group(state, by_id[group_id], users_removed=[person.user_id])
+        arguments = {"organization_id": org, "user_id": person.user_id, "group_id": group_id}
         async with journaling.recording(
             ctx, "remove_user_from_groups", arguments, effect, organization_id=org, run=run_id
         ) as entry:
             data = await state.toggl.request(
                 "PATCH",
                 groups_path(org, group_id),
-                json=[{"op": "remove", "path": "/users", "value": [user_id]}],
+                json=[{"op": "remove", "path": "/users", "value": [person.user_id]}],
             )
             failures = data.get("failure") if isinstance(data, dict) else None
             if failures:
@@ -464,8 +503,35 @@ async def remove_user_from_groups(
                 return f"Toggl refused: {failures[0].get('message', 'no reason given')}"
         return None
 
-    run = _Run(ctx, [g.group_id for g in holding], [], kind="group", owner=person)
-    return _with_run(await run.each("leaving group", leave), run_id)
+    if holding:
+        groups = await _Run(ctx, list(by_id), [], kind="group", owner=name).each("leaving group", leave)
+    else:
+        groups = BulkResult(name=name, done=[], failed=[], remaining=[], complete=True)
+    result = OffboardResult.model_validate(groups.model_dump())
+    if also_projects and found.memberships:
+        if groups.stopped:
+            # The groups' run stopped (quota, time): the memberships are not started; a second
+            # call finds both what is left of the groups and every membership.
+            result.projects = BulkResult(
+                name=name,
+                done=[],
+                failed=[],
+                remaining=[m.project_id for m in found.memberships],
+                stopped="Not started: the groups' run stopped first. Call again to continue.",
+                complete=False,
+            )
+        else:
+            result.projects = await project_users.end_memberships(
+                ctx, org, found, tool_name="remove_user_from_groups", run_id=run_id, since=started
+            )
+        result.complete = result.complete and result.projects.complete
+        result.quota_remaining = result.projects.quota_remaining or result.quota_remaining
+    ended = result.projects.done if result.projects else []
+    result.still_open = project_users.what_stays(found, ended) or None
+    sent = [result, *([result.projects] if result.projects else [])]
+    if run_id is not None and any(r.done or r.failed for r in sent):
+        result.change_id = run_id
+    return result
 
 
 def _with_run(result: BulkResult, run_id: str | None) -> BulkResult:

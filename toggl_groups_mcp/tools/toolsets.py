@@ -12,18 +12,19 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ..config import ConfigError
-from . import access, bulk, changes, discovery, groups, project_groups, review
+from . import access, bulk, changes, discovery, groups, project_groups, project_users, review
 from .registry import TOOLS, ToolSpec
 
-# Finding ids first, then groups, access at a glance, project access, bulk changes, and the
-# access review (a grid, with an interactive view in hosts that have MCP Apps), then the change
-# journal and undo (registered only when the server keeps a journal).
+# Finding ids first, then groups, access at a glance, project access, bulk changes, direct project
+# memberships (offboarding), and the access review (a grid, with an interactive view in hosts that
+# have MCP Apps), then the change journal and undo (registered only when the server keeps a journal).
 TOOLSETS: dict[str, ModuleType] = {
     "discovery": discovery,
     "groups": groups,
     "access": access,
     "project_groups": project_groups,
     "bulk": bulk,
+    "project_users": project_users,
     "review": review,
     "changes": changes,
 }
