@@ -329,6 +329,8 @@ def assistant_rows(asked: list[assistant.RequestRun]) -> list[Row]:
         if not run_.requests_ok:
             short.append("more Toggl requests than before")
         where = f"on the {before.release}"
+        if before.partial:
+            where += f", and it fell short: {before.partial}"
         if here is not None:
             where += f"; the same calls on this tree: {here.requests} requests"
         else:

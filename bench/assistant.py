@@ -66,6 +66,9 @@ class Sequence:
     steps: tuple[Step, ...]
     # Questions: the answer as the model can put it together from what it read.
     answer: Callable[[Transcript, dict[str, Any]], Any] | None = None
+    # What these tools could not do for the request (set only for "before"): the run is measured,
+    # but its answer or outcome is not held to the truth, and the report says why.
+    partial: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,14 +234,75 @@ def _unchanged_but(before: dict[str, Any], after: dict[str, Any], *group_ids: in
     _expect(old == new, f"other groups unchanged (before {old}, after {new})")
 
 
+# ---- the other two paths: public projects and direct members --------------------------------------
+
+
+def _direct(store: dict[str, Any], project: str) -> frozenset[str]:
+    """The direct members of an Acme project, by name."""
+    users = _user_names(store)
+    pid = _project_id(store, project)
+    return frozenset(
+        users[row["user_id"]] for row in store.get("project_users", []) if row["project_id"] == pid
+    )
+
+
+def _project_id(store: dict[str, Any], name: str) -> int:
+    return _only([pid for pid, n in _project_names(store).items() if n == name], f"project {name!r}")
+
+
+def _public(store: dict[str, Any], project: str) -> bool:
+    pid = _project_id(store, project)
+    return next(not p.get("is_private", False) for p in store["projects"] if p["id"] == pid)
+
+
+def _whole_truth(store: dict[str, Any], project: str) -> Any:
+    """Who can track time on a project, every path: (public, direct members, {group: members})."""
+    groups = {name: members for name, members, _ in _groups(store).values()}
+    return (
+        _public(store, project),
+        _direct(store, project),
+        {g: groups[g] for p, g in _links(store) if p == project},
+    )
+
+
+def _access_answer(project_name: str) -> Callable[[Transcript, dict[str, Any]], Any]:
+    """get_project_access's answer for one project, every path as the model reads it."""
+
+    def answer(t: Transcript, store: dict[str, Any]) -> Any:
+        (project,) = [p for p in t.last("get_project_access")["projects"] if p["name"] == project_name]
+        return (
+            bool(project.get("public")),
+            _names(project.get("direct")),
+            {g["name"]: _names(g["members"]) for g in project["groups"]},
+        )
+
+    return answer
+
+
+def _member_of_no_project(person: str) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    """Offboarding done completely: the person in no Acme group and a direct member of nothing, and
+    nothing else changed."""
+
+    def outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
+        old, new = _groups(before), _groups(after)
+        _expect(all(person not in members for _, members, _ in new.values()), f"{person} is in no Acme group")
+        _expect(
+            {k: (n, m - {person}, w) for k, (n, m, w) in old.items()} == new,
+            f"nothing but {person}'s group memberships changed",
+        )
+        _expect(_links(before) == _links(after), "no link changed")
+        users = _user_names(after)
+        left = [row for row in after.get("project_users", []) if users.get(row["user_id"]) == person]
+        _expect(not left, f"{person} is a direct member of no project (left: {left})")
+        others = [row for row in before.get("project_users", []) if users.get(row["user_id"]) != person]
+        _expect(others == after.get("project_users", []), "no one else's direct membership changed")
+
+    return outcome
+
+
 # ---- (a) who is in a group and what can it access --------------------------------------------------
 
 DESIGNERS = "Designers"
-
-
-def _designers_workspace(t: Transcript) -> int:
-    """The workspace Designers is assigned to, from the group's answer: where its projects are."""
-    return _only(t.group(DESIGNERS)["workspace_ids"], "workspace")
 
 
 def _designers_truth(store: dict[str, Any]) -> Any:
@@ -246,20 +310,30 @@ def _designers_truth(store: dict[str, Any]) -> Any:
     return members, _projects_of(store, name)
 
 
-def _a_before(t: Transcript, store: dict[str, Any]) -> Any:
-    group = t.group(DESIGNERS)
-    names = {p["id"]: p["name"] for p in t.last("list_projects")["projects"]}
-    reached = {
-        names.get(x["project_id"])
-        for x in t.last("list_project_groups")["links"]
-        if x["group_id"] == group["group_id"]
-    }
-    return _names(group["members"]), frozenset(reached)
-
-
-def _a_after(t: Transcript, store: dict[str, Any]) -> Any:
+def _a_answer(t: Transcript, store: dict[str, Any]) -> Any:
     detail = t.last("get_group")
     return _names(detail["members"]), frozenset(p["name"] for p in detail["projects"])
+
+
+_ORGS = Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {})
+# Today the organization and workspace are named in the call: no look-up.
+ACME = ORG
+
+
+def _get_designers(role: str, *, named: bool) -> Step:
+    if named:
+        return Step(
+            "get_group",
+            'get_group(organization_id="Acme Studio", name="Designers")',
+            role,
+            lambda t: {"organization_id": ACME, "name": DESIGNERS},
+        )
+    return Step(
+        "get_group",
+        'get_group(organization_id=<Acme Studio>, name="Designers")',
+        role,
+        lambda t: {"organization_id": t.org(), "name": DESIGNERS},
+    )
 
 
 A = Request(
@@ -267,45 +341,8 @@ A = Request(
     "who is in Designers and what can it access",
     "Who is in the Designers group in Acme Studio, and which projects can it access?",
     "question",
-    before=Sequence(
-        (
-            Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {}),
-            Step(
-                "list_groups",
-                'list_groups(organization_id=<Acme Studio>, name="Designers")',
-                READ,
-                lambda t: {"organization_id": t.org(), "name": DESIGNERS},
-            ),
-            Step(
-                "list_projects",
-                "list_projects(workspace_id=<Designers' workspace>)",
-                EXTRA,
-                lambda t: {"workspace_id": _designers_workspace(t)},
-            ),
-            Step(
-                "list_project_groups",
-                "list_project_groups(workspace_id=<same>, project_ids=<every project listed>)",
-                READ,
-                lambda t: {
-                    "workspace_id": _designers_workspace(t),
-                    "project_ids": [p["id"] for p in t.last("list_projects")["projects"]],
-                },
-            ),
-        ),
-        _a_before,
-    ),
-    after=Sequence(
-        (
-            Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {}),
-            Step(
-                "get_group",
-                'get_group(organization_id=<Acme Studio>, name="Designers")',
-                READ,
-                lambda t: {"organization_id": t.org(), "name": DESIGNERS},
-            ),
-        ),
-        _a_after,
-    ),
+    before=Sequence((_ORGS, _get_designers(READ, named=False)), _a_answer),
+    after=Sequence((_get_designers(READ, named=True),), _a_answer),
     truth=_designers_truth,
 )
 
@@ -313,74 +350,59 @@ A = Request(
 
 WEBSITE = "Website Redesign"
 DESIGN_WS = "Acme Design"  # where Website Redesign is: both sequences are credited with guessing it first
+CANNOT_TELL = "no tool said whether the project is public or who its direct members are"
 
 
-def _website_truth(store: dict[str, Any]) -> Any:
-    groups = {name: members for name, members, _ in _groups(store).values()}
-    return {g: groups[g] for p, g in _links(store) if p == WEBSITE}
+def _project_access(project: str, workspace: str, *, named: bool) -> Step:
+    if named:
+        return Step(
+            "get_project_access",
+            f'get_project_access(organization_id="Acme Studio", workspace_id="{workspace}", '
+            f'project_name="{project}")',
+            READ,
+            lambda t: {"organization_id": ACME, "workspace_id": workspace, "project_name": project},
+        )
+    return Step(
+        "get_project_access",
+        f'get_project_access(workspace_id=<{workspace}>, project_name="{project}")',
+        READ,
+        lambda t: {"workspace_id": t.workspace(workspace), "project_name": project},
+    )
 
 
-def _b_before(t: Transcript, store: dict[str, Any]) -> Any:
-    project = t.project(WEBSITE)
-    holders = {x["group_id"] for x in t.last("list_project_groups")["links"] if x["project_id"] == project}
-    return {
-        g["name"]: _names(g["members"]) for g in t.last("list_groups")["groups"] if g["group_id"] in holders
-    }
+def _who_can_access(key: str, label: str, said: str, project: str, workspace: str) -> Request:
+    """A question about one project's access: before, a scoping call and get_project_access, which
+    could not say whether the project is public or who its direct members are."""
+    return Request(
+        key,
+        label,
+        said,
+        "question",
+        before=Sequence(
+            (
+                Step(
+                    "list_organizations",
+                    "list_organizations()",
+                    LOOKUP,
+                    lambda t: {},
+                    note="its answer lists the workspaces too",
+                ),
+                _project_access(project, workspace, named=False),
+            ),
+            _access_answer(project),
+            partial=CANNOT_TELL,
+        ),
+        after=Sequence((_project_access(project, workspace, named=True),), _access_answer(project)),
+        truth=lambda store: _whole_truth(store, project),
+    )
 
 
-def _b_after(t: Transcript, store: dict[str, Any]) -> Any:
-    (project,) = [p for p in t.last("get_project_access")["projects"] if p["name"] == WEBSITE]
-    return {g["name"]: _names(g["members"]) for g in project["groups"]}
-
-
-B = Request(
+B = _who_can_access(
     "b",
     "who can access Website Redesign",
     "Who can access the Website Redesign project in Acme Studio?",
-    "question",
-    before=Sequence(
-        (
-            Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {}),
-            Step(
-                "list_workspaces",
-                "list_workspaces(organization_id=<Acme Studio>)",
-                EXTRA,
-                lambda t: {"organization_id": t.org()},
-            ),
-            Step(
-                "list_projects",
-                'list_projects(workspace_id=<Acme Design>, name="Website Redesign")',
-                LOOKUP,
-                lambda t: {"workspace_id": t.workspace(DESIGN_WS), "name": WEBSITE},
-            ),
-            Step(
-                "list_project_groups",
-                "list_project_groups(workspace_id=<Acme Design>, project_ids=[<Website Redesign>])",
-                READ,
-                lambda t: {"workspace_id": t.workspace(DESIGN_WS), "project_ids": [t.project(WEBSITE)]},
-            ),
-            Step(
-                "list_groups",
-                "list_groups(organization_id=<Acme Studio>)",
-                READ,
-                lambda t: {"organization_id": t.org()},
-            ),
-        ),
-        _b_before,
-    ),
-    after=Sequence(
-        (
-            Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {}),
-            Step(
-                "get_project_access",
-                'get_project_access(workspace_id=<Acme Design>, project_name="Website Redesign")',
-                READ,
-                lambda t: {"workspace_id": t.workspace(DESIGN_WS), "project_name": WEBSITE},
-            ),
-        ),
-        _b_after,
-    ),
-    truth=_website_truth,
+    WEBSITE,
+    DESIGN_WS,
 )
 
 # ---- (c) which groups hold a person ----------------------------------------------------------------
@@ -396,24 +418,38 @@ def _c_answer(t: Transcript, store: dict[str, Any]) -> Any:
     return frozenset(g["name"] for g in t.last("list_groups")["groups"] if DANA in _names(g.get("members")))
 
 
-_C_STEPS = (
-    Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {}),
-    Step(
-        "list_groups",
-        "list_groups(organization_id=<Acme Studio>)",
-        READ,
-        lambda t: {"organization_id": t.org()},
-        note="read off the groups whose members include Dana Okafor: members carry names",
-    ),
-)
+_C_NOTE = "read off the groups whose members include Dana Okafor: members carry names"
 
 C = Request(
     "c",
     "which groups is Dana Okafor in",
     "Which groups is Dana Okafor in (Acme Studio)?",
     "question",
-    before=Sequence(_C_STEPS, _c_answer),
-    after=Sequence(_C_STEPS, _c_answer),
+    before=Sequence(
+        (
+            _ORGS,
+            Step(
+                "list_groups",
+                "list_groups(organization_id=<Acme Studio>)",
+                READ,
+                lambda t: {"organization_id": t.org()},
+                note=_C_NOTE,
+            ),
+        ),
+        _c_answer,
+    ),
+    after=Sequence(
+        (
+            Step(
+                "list_groups",
+                'list_groups(organization_id="Acme Studio")',
+                READ,
+                lambda t: {"organization_id": ACME},
+                note=_C_NOTE,
+            ),
+        ),
+        _c_answer,
+    ),
     truth=_dana_truth,
 )
 
@@ -440,54 +476,79 @@ def _d_outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
     _unchanged_but(before, after, gid)
 
 
-def _d_steps(scoping: tuple[Step, ...]) -> tuple[Step, ...]:
+def _org_arg(named: bool) -> Callable[[Transcript], Any]:
+    return (lambda t: ACME) if named else (lambda t: t.org())
+
+
+def _ws_arg(workspace: str, named: bool) -> Callable[[Transcript], Any]:
+    return (lambda t: workspace) if named else (lambda t: t.workspace(workspace))
+
+
+def _d_steps(*, named: bool) -> tuple[Step, ...]:
+    org, org_shown = _org_arg(named), '"Acme Studio"' if named else "<Acme Studio>"
+    design, engineering = _ws_arg(DESIGN_WS, named), _ws_arg(ENGINEERING_WS, named)
+    ws_shown = (lambda w: f'"{w}"') if named else (lambda w: f"<{w}>")
+    if named:
+        people = (
+            Step(
+                "list_organization_users",
+                'list_organization_users(organization_id="Acme Studio")',
+                LOOKUP,
+                lambda t: {"organization_id": ACME},
+            ),
+        )
+    else:
+        people = (
+            Step(
+                "list_organization_users",
+                "list_organization_users(organization_id=<Acme Studio>)",
+                LOOKUP,
+                lambda t: {"organization_id": t.org()},
+            ),
+        )
     return (
-        *scoping,
+        *(() if named else (_ORGS,)),
+        *people,
         Step(
-            "list_organization_users",
-            "list_organization_users(organization_id=<Acme Studio>)",
+            "list_projects",
+            f"list_projects(workspace_id={ws_shown(DESIGN_WS)})",
             LOOKUP,
-            lambda t: {"organization_id": t.org()},
+            lambda t: {"workspace_id": design(t)},
         ),
         Step(
             "list_projects",
-            "list_projects(workspace_id=<Acme Design>)",
+            f"list_projects(workspace_id={ws_shown(ENGINEERING_WS)})",
             LOOKUP,
-            lambda t: {"workspace_id": t.workspace(DESIGN_WS)},
-        ),
-        Step(
-            "list_projects",
-            "list_projects(workspace_id=<Acme Engineering>)",
-            LOOKUP,
-            lambda t: {"workspace_id": t.workspace(ENGINEERING_WS)},
+            lambda t: {"workspace_id": engineering(t)},
         ),
         Step(
             "create_group",
-            'create_group(organization_id=<Acme Studio>, name="Launch Team", user_ids=[<Bianca>, <Dana>])',
+            f'create_group(organization_id={org_shown}, name="Launch Team", user_ids=[<Bianca>, <Dana>])',
             CHANGE,
             lambda t: {
-                "organization_id": t.org(),
+                "organization_id": org(t),
                 "name": LAUNCH,
                 "user_ids": [t.user(n) for n in LAUNCH_PEOPLE],
             },
         ),
         Step(
             "add_group_to_projects",
-            "add_group_to_projects(workspace_id=<Acme Design>, group_id=<Launch Team>, "
+            f"add_group_to_projects(workspace_id={ws_shown(DESIGN_WS)}, group_id=<Launch Team>, "
             "project_ids=[<Brand Refresh>, <Website Redesign>])",
             CHANGE,
             lambda t: {
-                "workspace_id": t.workspace(DESIGN_WS),
+                "workspace_id": design(t),
                 "group_id": t.group_id(LAUNCH),
                 "project_ids": [t.project(BRAND), t.project(WEBSITE)],
             },
         ),
         Step(
             "add_project_group",
-            "add_project_group(workspace_id=<Acme Engineering>, group_id=<Launch Team>, project_id=<API Platform>)",
+            f"add_project_group(workspace_id={ws_shown(ENGINEERING_WS)}, group_id=<Launch Team>, "
+            "project_id=<API Platform>)",
             CHANGE,
             lambda t: {
-                "workspace_id": t.workspace(ENGINEERING_WS),
+                "workspace_id": engineering(t),
                 "group_id": t.group_id(LAUNCH),
                 "project_id": t.project(API),
             },
@@ -495,26 +556,18 @@ def _d_steps(scoping: tuple[Step, ...]) -> tuple[Step, ...]:
     )
 
 
-_ORGS = Step("list_organizations", "list_organizations()", LOOKUP, lambda t: {})
-_WORKSPACES = Step(
-    "list_workspaces",
-    "list_workspaces(organization_id=<Acme Studio>)",
-    EXTRA,
-    lambda t: {"organization_id": t.org()},
-)
-
 D = Request(
     "d",
     "create a group with two people and three projects",
     "In Acme Studio, create a group Launch Team with Bianca Reyes and Dana Okafor, and give it "
     "Brand Refresh, Website Redesign and API Platform.",
     "change",
-    before=Sequence(_d_steps((_ORGS, _WORKSPACES))),
-    after=Sequence(_d_steps((_ORGS,))),
+    before=Sequence(_d_steps(named=False)),
+    after=Sequence(_d_steps(named=True)),
     outcome=_d_outcome,
 )
 
-# ---- (e) offboard a person -------------------------------------------------------------------------
+# ---- (e) offboard a person from every group --------------------------------------------------------
 
 
 def _e_outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
@@ -527,32 +580,39 @@ def _e_outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
     _expect(_links(before) == _links(after), "no link changed")
 
 
-_OFFBOARD = Step(
-    "remove_user_from_groups",
-    "remove_user_from_groups(organization_id=<Acme Studio>, user_id=<Dana>)",
-    CHANGE,
-    lambda t: {"organization_id": t.org(), "user_id": t.user(DANA)},
-    preview=True,
-)
-_E_STEPS = (
-    _ORGS,
-    Step(
+def _offboard_by_id(person: str, short: str) -> tuple[Step, ...]:
+    """The previous release's offboarding: scope, find the person's id, preview, confirm."""
+    leave = Step(
+        "remove_user_from_groups",
+        f"remove_user_from_groups(organization_id=<Acme Studio>, user_id=<{short}>)",
+        CHANGE,
+        lambda t: {"organization_id": t.org(), "user_id": t.user(person)},
+        preview=True,
+    )
+    find = Step(
         "list_organization_users",
-        'list_organization_users(organization_id=<Acme Studio>, filter="Dana Okafor")',
+        f'list_organization_users(organization_id=<Acme Studio>, filter="{person}")',
         LOOKUP,
-        lambda t: {"organization_id": t.org(), "filter": DANA},
-    ),
-    _OFFBOARD,
-    _confirmed(_OFFBOARD),
+        lambda t: {"organization_id": t.org(), "filter": person},
+    )
+    return (_ORGS, find, leave, _confirmed(leave))
+
+
+_OFFBOARD_NAMED = Step(
+    "remove_user_from_groups",
+    'remove_user_from_groups(organization_id="Acme Studio", user="Dana Okafor")',
+    CHANGE,
+    lambda t: {"organization_id": ACME, "user": DANA},
+    preview=True,
 )
 
 E = Request(
     "e",
-    "offboard Dana Okafor (confirmed)",
+    "offboard Dana Okafor from every group (confirmed)",
     "Dana Okafor has left Acme Studio: take her out of every group. (Yes, go ahead.)",
     "change",
-    before=Sequence(_E_STEPS),
-    after=Sequence(_E_STEPS),
+    before=Sequence(_offboard_by_id(DANA, "Dana")),
+    after=Sequence((_OFFBOARD_NAMED, _confirmed(_OFFBOARD_NAMED))),
     outcome=_e_outcome,
 )
 
@@ -574,41 +634,48 @@ def _f_outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
     )
 
 
-_F_STEPS = (
-    _ORGS,
-    Step(
+def _find_group(name: str, org: Callable[[Transcript], Any], org_shown: str) -> Step:
+    return Step(
         "list_groups",
-        'list_groups(organization_id=<Acme Studio>, name="Designers")',
+        f'list_groups(organization_id={org_shown}, name="{name}")',
         LOOKUP,
-        lambda t: {"organization_id": t.org(), "name": DESIGNERS},
-    ),
-    Step(
-        "list_organization_users",
-        'list_organization_users(organization_id=<Acme Studio>, filter="Dana Okafor")',
-        LOOKUP,
-        lambda t: {"organization_id": t.org(), "filter": DANA},
-    ),
-    Step(
-        "update_group",
-        'update_group(organization_id=<Acme Studio>, group_id=<Designers>, name="Product Design", '
-        "user_ids=[<its members>, <Dana>])",
-        CHANGE,
-        lambda t: {
-            "organization_id": t.org(),
-            "group_id": t.group_id(DESIGNERS),
-            "name": NEW_NAME,
-            "user_ids": [m["user_id"] for m in t.group(DESIGNERS)["members"]] + [t.user(DANA)],
-        },
-    ),
-)
+        lambda t: {"organization_id": org(t), "name": name},
+    )
+
+
+def _f_steps(*, named: bool) -> tuple[Step, ...]:
+    org, org_shown = _org_arg(named), '"Acme Studio"' if named else "<Acme Studio>"
+    return (
+        *(() if named else (_ORGS,)),
+        _find_group(DESIGNERS, org, org_shown),
+        Step(
+            "list_organization_users",
+            f'list_organization_users(organization_id={org_shown}, filter="Dana Okafor")',
+            LOOKUP,
+            lambda t: {"organization_id": org(t), "filter": DANA},
+        ),
+        Step(
+            "update_group",
+            f'update_group(organization_id={org_shown}, group_id=<Designers>, name="Product Design", '
+            "user_ids=[<its members>, <Dana>])",
+            CHANGE,
+            lambda t: {
+                "organization_id": org(t),
+                "group_id": t.group_id(DESIGNERS),
+                "name": NEW_NAME,
+                "user_ids": [m["user_id"] for m in t.group(DESIGNERS)["members"]] + [t.user(DANA)],
+            },
+        ),
+    )
+
 
 F = Request(
     "f",
     "rename Designers and add a member in one go",
     "Rename Designers (Acme Studio) to Product Design and add Dana Okafor to it.",
     "change",
-    before=Sequence(_F_STEPS),
-    after=Sequence(_F_STEPS),
+    before=Sequence(_f_steps(named=False)),
+    after=Sequence(_f_steps(named=True)),
     outcome=_f_outcome,
 )
 
@@ -622,64 +689,60 @@ def _g_outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
     _unchanged_but(before, after)
 
 
-def _unlink(workspace: Callable[[Transcript], int], shown_workspace: str) -> Step:
-    return Step(
-        "remove_project_group",
-        f"remove_project_group(workspace_id={shown_workspace}, project_id=<Brand Refresh>, group_id=<Designers>)",
-        CHANGE,
-        lambda t: {
-            "workspace_id": workspace(t),
-            "project_id": t.project(BRAND),
-            "group_id": t.group_id(DESIGNERS),
-        },
-        preview=True,
-    )
-
-
-_G_BEFORE_UNLINK = _unlink(_designers_workspace, "<Designers' workspace>")
-
-
 def _brand_workspace(t: Transcript) -> int:
     return int(t.entry(BRAND, ("id",), ("get_group",))["workspace_id"])
 
 
-_G_AFTER_UNLINK = _unlink(_brand_workspace, "<Brand Refresh's, from get_group>")
+_UNLINK = Step(
+    "remove_project_group",
+    "remove_project_group(workspace_id=<Brand Refresh's, from get_group>, project_id=<Brand Refresh>, "
+    "group_id=<Designers>)",
+    CHANGE,
+    lambda t: {
+        "workspace_id": _brand_workspace(t),
+        "project_id": t.project(BRAND),
+        "group_id": t.group_id(DESIGNERS),
+    },
+    preview=True,
+)
+
+
+def _designers_workspace(t: Transcript) -> int:
+    """The workspace Designers is assigned to, from the group's answer: where its projects are."""
+    return _only(t.group(DESIGNERS)["workspace_ids"], "workspace")
+
+
+# Today: the project by name, in the workspace the group is assigned to (list_groups says which).
+_UNLINK_BY_NAME = Step(
+    "remove_group_from_projects",
+    "remove_group_from_projects(workspace_id=<Designers' workspace>, group_id=<Designers>, "
+    'project_name="Brand Refresh")',
+    CHANGE,
+    lambda t: {
+        "workspace_id": _designers_workspace(t),
+        "group_id": t.group_id(DESIGNERS),
+        "project_name": BRAND,
+    },
+    preview=True,
+    note="the preview names the project matched and who keeps access another way",
+)
 
 G = Request(
     "g",
     "remove Designers' access to Brand Refresh (confirmed)",
     "Take the Designers group's access to Brand Refresh away (Acme Studio). (Yes, go ahead.)",
     "change",
-    before=Sequence(
-        (
-            _ORGS,
-            Step(
-                "list_groups",
-                'list_groups(organization_id=<Acme Studio>, name="Designers")',
-                LOOKUP,
-                lambda t: {"organization_id": t.org(), "name": DESIGNERS},
-            ),
-            Step(
-                "list_projects",
-                'list_projects(workspace_id=<Designers\' workspace>, name="Brand Refresh")',
-                LOOKUP,
-                lambda t: {"workspace_id": _designers_workspace(t), "name": BRAND},
-            ),
-            _G_BEFORE_UNLINK,
-            _confirmed(_G_BEFORE_UNLINK),
-        )
-    ),
+    before=Sequence((_ORGS, _get_designers(LOOKUP, named=False), _UNLINK, _confirmed(_UNLINK))),
     after=Sequence(
         (
-            _ORGS,
             Step(
-                "get_group",
-                'get_group(organization_id=<Acme Studio>, name="Designers")',
+                "list_groups",
+                'list_groups(organization_id="Acme Studio", name="Designers")',
                 LOOKUP,
-                lambda t: {"organization_id": t.org(), "name": DESIGNERS},
+                lambda t: {"organization_id": ACME, "name": DESIGNERS},
             ),
-            _G_AFTER_UNLINK,
-            _confirmed(_G_AFTER_UNLINK),
+            _UNLINK_BY_NAME,
+            dataclasses.replace(_confirmed(_UNLINK_BY_NAME), note=""),
         )
     ),
     outcome=_g_outcome,
@@ -694,18 +757,7 @@ def _h_truth(store: dict[str, Any]) -> Any:
     return _projects_of(store, MANAGERS)
 
 
-def _h_before(t: Transcript, store: dict[str, Any]) -> Any:
-    group = t.group_id(MANAGERS)
-    names = {p["id"]: p["name"] for answer in t.answers("list_projects") for p in answer["projects"]}
-    return frozenset(
-        names.get(x["project_id"])
-        for answer in t.answers("list_project_groups")
-        for x in answer["links"]
-        if x["group_id"] == group
-    )
-
-
-def _h_after(t: Transcript, store: dict[str, Any]) -> Any:
+def _h_answer(t: Transcript, store: dict[str, Any]) -> Any:
     preview = t.error_text("delete_group")
     return frozenset(
         name for name in _project_names(store).values() if re.search(rf"\b{re.escape(name)}\b", preview)
@@ -721,41 +773,21 @@ def _h_outcome(before: dict[str, Any], after: dict[str, Any]) -> None:
     )
 
 
-_DELETE = Step(
-    "delete_group",
-    "delete_group(organization_id=<Acme Studio>, group_id=<Managers>)",
-    CHANGE,
-    lambda t: {"organization_id": t.org(), "group_id": t.group_id(MANAGERS)},
-    preview=True,
-)
-_FIND_MANAGERS = Step(
-    "list_groups",
-    'list_groups(organization_id=<Acme Studio>, name="Managers")',
-    LOOKUP,
-    lambda t: {"organization_id": t.org(), "name": MANAGERS},
-)
-
-
-def _managers_workspace(index: int) -> Args:
-    return lambda t: {"workspace_id": t.group(MANAGERS)["workspace_ids"][index]}
-
-
-def _projects_reached(index: int, which: str) -> tuple[Step, Step]:
-    """The previous release's preview names no project: find those of one of Managers' workspaces."""
-    listed = Step(
-        "list_projects", f"list_projects(workspace_id=<{which}>)", EXTRA, _managers_workspace(index)
+def _h_steps(*, named: bool) -> tuple[Step, ...]:
+    org, org_shown = _org_arg(named), '"Acme Studio"' if named else "<Acme Studio>"
+    delete = Step(
+        "delete_group",
+        f"delete_group(organization_id={org_shown}, group_id=<Managers>)",
+        CHANGE,
+        lambda t: {"organization_id": org(t), "group_id": t.group_id(MANAGERS)},
+        preview=True,
+        note="its preview names the members, workspaces and projects lost",
     )
-
-    def links(t: Transcript) -> dict[str, Any]:
-        # The latest list_projects answer is this workspace's: the two steps come in pairs.
-        projects = t.last("list_projects")["projects"]
-        return {**_managers_workspace(index)(t), "project_ids": [p["id"] for p in projects]}
-
-    return listed, Step(
-        "list_project_groups",
-        f"list_project_groups(workspace_id=<{which}>, project_ids=<every project listed>)",
-        EXTRA,
-        links,
+    return (
+        *(() if named else (_ORGS,)),
+        _find_group(MANAGERS, org, org_shown),
+        delete,
+        dataclasses.replace(_confirmed(delete), note=""),
     )
 
 
@@ -764,34 +796,50 @@ H = Request(
     "delete a group after seeing what it loses (preview, then confirmed)",
     "Delete the Managers group in Acme Studio, but show me first what it loses. (Then: yes.)",
     "change",
-    before=Sequence(
-        (
-            _ORGS,
-            _FIND_MANAGERS,
-            dataclasses.replace(
-                _DELETE,
-                note='its preview names no project: "every project access granted through this group"',
-            ),
-            *_projects_reached(0, "Managers' first workspace"),
-            *_projects_reached(1, "Managers' second workspace"),
-            _confirmed(_DELETE),
-        ),
-        _h_before,
-    ),
-    after=Sequence(
-        (
-            _ORGS,
-            _FIND_MANAGERS,
-            dataclasses.replace(_DELETE, note="its preview names the members, workspaces and projects lost"),
-            _confirmed(_DELETE),
-        ),
-        _h_after,
-    ),
+    before=Sequence(_h_steps(named=False), _h_answer),
+    after=Sequence(_h_steps(named=True), _h_answer),
     truth=_h_truth,
     outcome=_h_outcome,
 )
 
-REQUESTS: list[Request] = [A, B, C, D, E, F, G, H]
+# ---- (i) who can track time on a project, every path -----------------------------------------------
+
+API_WORKSPACE = ENGINEERING_WS
+
+I = _who_can_access(  # noqa: E741 (the request's letter)
+    "i",
+    "who can track time on API Platform, and how",
+    "Who can track time on API Platform in Acme Studio, and through what?",
+    API,
+    API_WORKSPACE,
+)
+
+# ---- (j) offboard a person completely --------------------------------------------------------------
+
+CHEN = "Chen Wei"
+
+_CLOSE_ALL = Step(
+    "remove_user_from_groups",
+    'remove_user_from_groups(organization_id="Acme Studio", user="Chen Wei", also_projects=true)',
+    CHANGE,
+    lambda t: {"organization_id": ACME, "user": CHEN, "also_projects": True},
+    preview=True,
+    note="the preview names his groups, and the direct memberships closed with them",
+)
+J = Request(
+    "j",
+    "offboard Chen Wei completely: groups and direct memberships (confirmed)",
+    "Chen Wei has left Acme Studio: close every door he has, groups and projects. (Yes, go ahead.)",
+    "change",
+    before=Sequence(
+        _offboard_by_id(CHEN, "Chen"),
+        partial="no tool removed his direct membership of Data Pipeline: the door stayed open",
+    ),
+    after=Sequence((_CLOSE_ALL, dataclasses.replace(_confirmed(_CLOSE_ALL), note=""))),
+    outcome=_member_of_no_project(CHEN),
+)
+
+REQUESTS: list[Request] = [A, B, C, D, E, F, G, H, I, J]
 
 
 # ---- running ----------------------------------------------------------------------------------------
@@ -812,6 +860,7 @@ class SequenceRun:
     extra: int  # EXTRA steps
     toggl: list[str]  # the requests, "METHOD /path -> status"
     made: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (tool, arguments) per call
+    partial: str = ""  # what this sequence could not do (its answer or outcome was not checked)
 
 
 async def run_sequence(
@@ -846,11 +895,11 @@ async def run_sequence(
             )
     log = sandbox.request_log()
     final = sandbox.store.snapshot()
-    if request.truth is not None:
+    if request.truth is not None and not sequence.partial:
         assert sequence.answer is not None, f"request ({request.key}) has a truth but no answer"
         wanted, got = request.truth(initial), sequence.answer(transcript, initial)
         _expect(got == wanted, f"{where}: the answer read {got!r}, the truth is {wanted!r}")
-    if request.outcome is not None:
+    if request.outcome is not None and not sequence.partial:
         try:
             request.outcome(initial, final)
         except RuntimeError as error:
@@ -862,6 +911,7 @@ async def run_sequence(
         sum(1 for s in sequence.steps if s.role == EXTRA),
         [_describe(e) for e in log],
         [(c.tool, c.args) for c in transcript.calls],
+        sequence.partial,
     )
 
 
@@ -917,7 +967,11 @@ def sequences_markdown() -> str:
     for request in REQUESTS:
         lines += [f'**({request.key}) {request.label}**: "{request.said}"', ""]
         for which, sequence in (("before", request.before), ("after", request.after)):
-            lines.append(f"- {which}, {len(sequence.steps)} calls:")
+            lines.append(
+                f"- {which}, {len(sequence.steps)} calls"
+                + (f" ({sequence.partial})" if sequence.partial else "")
+                + ":"
+            )
             lines += [f"  {n}. `{s.shown}`{_role_note(s)}" for n, s in enumerate(sequence.steps, 1)]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -33,7 +33,7 @@ from typing import Any
 
 from . import wire
 
-PREVIOUS_RELEASE = "d755424efc9420732800063a68910ebe1a7ba822"
+PREVIOUS_RELEASE = "e949e509dadd0e430a22565df99b45c84a5efb3c"
 PREVIOUS_SHORT = PREVIOUS_RELEASE[:7]
 PREVIOUS_PACKAGE = "toggl_groups_prev"
 

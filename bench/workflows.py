@@ -231,9 +231,11 @@ WORKFLOWS: list[Workflow] = [
     Workflow(
         "offboard_user",
         "offboard a user from every group (confirmed)",
-        3,
-        "One GET groups finds the groups holding the user (Alex: Engineers, Managers), then one "
-        "PATCH remove /users per group: 1 + 2.",
+        8,
+        "One GET groups finds the groups holding the user (Alex: Engineers, Managers); the result "
+        "says which doors stay open, so the workspaces (1), and in each of Acme's two workspaces the "
+        "person's direct memberships (project_users?user_id=) and the project list (names, public "
+        "projects): 4; then one PATCH remove /users per group: 1 + 1 + 4 + 2.",
         "remove_user_from_groups",
         lambda _: {"user_id": demo.USER_ALEX, "confirm": True},
         _check_offboarded,

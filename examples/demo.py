@@ -2,7 +2,8 @@
 
 Starts `toggl-groups-mcp --sandbox` as a real stdio subprocess through the MCP client SDK, finds
 the organization, workspace, people and a project, creates a group with members, gives it access
-to the project, shows who can reach the project and the workspace's whole access grid (the
+to the project, shows who can reach the project by every path (a public project, a direct member
+with their own rate, groups) and the workspace's whole access grid (the
 interactive view of hosts with MCP Apps), tries to delete the group without confirmation
 (refused, with a preview), deletes it with confirmation, then undoes the deletion from the change
 journal. No Toggl account is needed.
@@ -30,17 +31,41 @@ def show(text: str) -> None:
     print(textwrap.indent(text, "    "))
 
 
+def _column(project: dict[str, Any]) -> str:
+    """A column head: the name, marked when everyone can use the project or it is archived."""
+    marks = ("public" if project.get("public") else "") + (" archived" if project.get("archived") else "")
+    return f"{project['name']} [{marks.strip()}]" if marks else project["name"]
+
+
 def grid_lines(review: dict[str, Any]) -> list[str]:
-    """review_access as a text grid: a row per group, a column per project, ● where it has access."""
+    """review_access as a text grid: a row per group and per direct member, a column per project,
+    ● where the row has access; a public project's column is open to everyone anyway."""
     projects = review["projects"]
-    width = max([len(g["name"]) for g in review["groups"]] + [5])
-    lines = [f"{'':{width}}  " + "  ".join(p["name"] for p in projects)]
-    for group in review["groups"]:
+    heads = [_column(p) for p in projects]
+    rows = [(g["name"], g["projects"], f"({len(g['members'])} members)") for g in review["groups"]]
+    rows += [(f"{d.get('name') or d['user_id']}", d["projects"], "(direct member)") for d in review["direct"]]
+    width = max([len(name) for name, _, _ in rows] + [5])
+    lines = [f"{'':{width}}  " + "  ".join(heads)]
+    for name, reached, what in rows:
         cells = "  ".join(
-            ("●" if p["id"] in group["projects"] else "·").center(len(p["name"])) for p in projects
+            ("●" if p["id"] in reached else "·").center(len(h)) for p, h in zip(projects, heads, strict=True)
         )
-        lines.append(f"{group['name']:{width}}  {cells}  ({len(group['members'])} members)")
+        lines.append(f"{name:{width}}  {cells}  {what}")
     return lines
+
+
+def access_lines(project: dict[str, Any]) -> list[str]:
+    """get_project_access for one project: every way in, in names."""
+    lines = ["public: everyone in the workspace can track time on it"] if project.get("public") else []
+    for d in project.get("direct") or []:
+        marks = ", ".join(
+            m for m, on in (("manager", d.get("manager")), ("own rate", d.get("custom_rate"))) if on
+        )
+        lines.append(f"direct member: {d.get('name') or d['user_id']}" + (f" ({marks})" if marks else ""))
+    for g in project.get("groups") or []:
+        names = ", ".join(m.get("name") or str(m["user_id"]) for m in g.get("members") or []) or "nobody"
+        lines.append(f"group {g.get('name')} (link {g['project_group_id']}): {names}")
+    return lines or ["nobody but the workspace's admins"]
 
 
 class Session:
@@ -117,16 +142,28 @@ async def demo() -> None:
         )
         show("done")
 
-        say(f"Who can access {project['name']!r} through groups? (one call, answered in names)")
+        say(
+            f"Who can track time on {project['name']!r}? (one call: public?, direct members, groups, in names)"
+        )
         access = await s.call(
             "get_project_access",
             {"organization_id": org["id"], "workspace_id": workspace["id"], "project_ids": [project["id"]]},
         )
-        for g in access["projects"][0]["groups"]:
-            names = ", ".join(m.get("name") or str(m["user_id"]) for m in g.get("members") or []) or "nobody"
-            show(f"{g.get('name')} (group {g['group_id']}, link {g['project_group_id']}): {names}")
+        for line in access_lines(access["projects"][0]):
+            show(line)
 
-        say(f"The whole of {workspace['name']!r} at a glance: which group reaches which project")
+        say("And on 'API Platform' and 'Studio Handbook'? (organization and workspace named, no ids)")
+        for where, name in (("Acme Engineering", "API Platform"), (workspace["name"], "Studio Handbook")):
+            access = await s.call(
+                "get_project_access",
+                {"organization_id": org["name"], "workspace_id": where, "project_name": name},
+            )
+            for found in access["projects"]:
+                show(f"{found['name']}:")
+                for line in access_lines(found):
+                    show(f"  {line}")
+
+        say(f"The whole of {workspace['name']!r} at a glance: who reaches which project, and how")
         review = await s.call("review_access", {"workspace_id": workspace["id"]})
         for line in grid_lines(review):
             show(line)

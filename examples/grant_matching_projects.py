@@ -92,7 +92,8 @@ def main() -> None:
     result = anyio.run(run, args)
     if isinstance(result, str):
         raise SystemExit(f"grant_matching_projects: {result}")
-    print(f"done: {result['done']}  skipped (already had access): {result['skipped']}")
+    already = result["skipped"].get("already linked", [])
+    print(f"done: {result['done']}  skipped (already had access): {already}")
     for failure in result["failed"]:
         print(f"failed: project {failure['id']}: {failure['reason']}")
     if result["remaining"]:

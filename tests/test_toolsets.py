@@ -158,8 +158,13 @@ def imported_after(statement: str) -> list[str]:
 
 
 def test_importing_the_registry_alone_imports_no_tool_module() -> None:
+    # scope declares no tool: the registry resolves organization and workspace names through it.
     loaded = imported_after("import toggl_groups_mcp.tools.registry")
-    assert loaded == ["toggl_groups_mcp.tools", "toggl_groups_mcp.tools.registry"]
+    assert sorted(loaded) == [
+        "toggl_groups_mcp.tools",
+        "toggl_groups_mcp.tools.registry",
+        "toggl_groups_mcp.tools.scope",
+    ]
 
 
 @pytest.mark.parametrize("module", ["groups", "access", "project_groups", "bulk", "discovery"])

@@ -44,22 +44,28 @@ Manage Toggl Track groups (sets of an organization's users) and their access to 
 Toggl request counts against the user's hourly quota (30 on the Free plan): prefer one call \
 that answers the question, and reuse ids and names you already have.
 
-Choosing tools: list_organizations scopes a request (organizations, workspaces, defaults). \
-get_group answers who is in a group and what it can reach; get_project_access who can reach \
-a project; list_groups with user_id which groups hold a person; review_access a whole \
-workspace as a grid (hosts with MCP Apps show it as an interactive view). list_projects and \
-list_organization_users find ids from names. update_group renames and/or replaces whole \
+A person can track time on a project three ways: the project is public (everyone in the \
+workspace), they are a direct member of it, or a group linked to it holds them; an answer about \
+access names every way, and after a removal say who still reaches the project (results say it).
+
+Choosing tools: get_group answers who is in a group and what it can reach; get_project_access \
+who can reach a project, every way; list_groups with user_id which groups hold a person; \
+review_access a whole workspace as a grid (hosts with MCP Apps show it as an interactive view). \
+list_projects and list_organization_users find ids from names; list_organizations lists \
+organizations, workspaces and defaults. Offboarding: remove_user_from_groups with \
+also_projects: true closes groups and direct memberships in one run. update_group renames and/or replaces whole \
 member or workspace lists in one call; patch_group adds or removes a few. The *_projects tools \
 change many projects at once; a long run stops in time, and calling again with the same \
 arguments continues it without repeating anything. Name filters match any case; get_group's \
 name is exact.
 
-organization_id and workspace_id may be left out: they default to {defaults}, else to the only \
-one the user has; otherwise the tool lists the choices. Long answers are cut to fit and say how \
+organization_id and workspace_id take an id or the exact name (any case), or may be left out: \
+they default to {defaults}, else to the only one the user has; otherwise the tool lists the \
+choices. Each result's `requests` says how many Toggl requests the call made. Long answers are cut to fit and say how \
 to see the rest.
 
 Destructive tools (delete_group, remove_project_group, remove_group_from_projects, \
-remove_user_from_groups, and update_group or patch_group when they drop members or workspaces) \
+remove_user_from_groups, remove_user_from_projects, and update_group or patch_group when they drop members or workspaces) \
 need the user's approval of that exact change. If this client can show the user a confirmation \
 form, the server asks the user itself, with a preview read from Toggl, every time: do not ask \
 again in the chat, and confirm: true does not skip the question. Otherwise a call without \

@@ -48,7 +48,7 @@ INPUT_REQUIRED_VERSION = "2026-07-28"
 # Only a JSON boolean: "true", "y", 1 or 1.0 from a confused or manipulated model is refused.
 StrictBool = Annotated[bool, Strict()]
 
-ConfirmArg = Field(default=False, description="Omitted: preview only, no change. true: after the user's yes")
+ConfirmArg = Field(default=False, description="Omit: preview, no change. true: user said yes")
 
 
 def _form_schema(schema: dict[str, Any]) -> None:

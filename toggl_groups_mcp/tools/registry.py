@@ -355,10 +355,10 @@ def _strict(registered: Tool) -> Tool:
         base.__name__, (base,), {"model_config": config, "__module__": base.__module__}
     )
     registered.fn_metadata.arg_model = strict
-    # The schema the SDK already generated, saying the same thing as the strict model.
-    registered.parameters = _names_or_ids(
-        {**lean_schema(registered.parameters), "additionalProperties": False}
-    )
+    # The schema the SDK already generated. Unknown keys are refused by the strict model, not
+    # advertised as `additionalProperties: false`: Gemini's converter rejects that keyword (and
+    # OpenAI's strict mode adds it itself), and every definition is read in every conversation.
+    registered.parameters = _names_or_ids(lean_schema(registered.parameters))
     output = registered.fn_metadata.output_schema
     if output is not None:
         lean = lean_schema(output, plain_optionals=False)
