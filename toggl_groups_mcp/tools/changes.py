@@ -751,7 +751,7 @@ async def _plan_link(ctx: Context, target: Change) -> Plan:
     assert isinstance(ws, int) and isinstance(pid, int) and isinstance(gid, int)
     group = lookup.labelled(e.get("group"), gid, "group")
     project = lookup.labelled(e.get("project"), pid, "project")
-    link = next((x for x in await _project_links(ctx, ws, pid) if x.group_id == gid), None)
+    link = next((x for x in await _project_rows(ctx, "links", ws, pid) if x.group_id == gid), None)
     if target.kind == "link_added":
         if link is None:
             plan.nothing = f"{group} has no access to {project} any more"
@@ -812,7 +812,7 @@ async def _plan_member(ctx: Context, target: Change) -> Plan:
     assert isinstance(ws, int) and isinstance(pid, int) and isinstance(uid, int)
     person = lookup.labelled(e.get("user"), uid, "user")
     project = lookup.labelled(e.get("project"), pid, "project")
-    row = next((r for r in await _project_members(ctx, ws, pid) if r.user_id == uid), None)
+    row = next((r for r in await _project_rows(ctx, "members", ws, pid) if r.user_id == uid), None)
     if target.kind == "member_added":
         if row is None:
             plan.nothing = f"{person} is no longer a direct member of {project}"
@@ -867,33 +867,6 @@ async def _plan_member(ctx: Context, target: Change) -> Plan:
 
     plan.act = readd
     return plan
-
-
-async def _project_members(ctx: Context, ws: int, project_id: int) -> list[Any]:
-    """A project's direct members as this call read them: a run's projects are read together."""
-    read: dict[int, list[Any]] | None = call_memo(ctx).get(("run-members", ws))
-    if read is not None and project_id in read:
-        return read[project_id]
-    return await lookup.project_users_of(ctx, ws, [project_id])
-
-
-async def _read_members_together(ctx: Context, targets: list[Change]) -> None:
-    """A run's memberships in one project_users query per workspace (per 200 projects)."""
-    by_ws: dict[int, list[int]] = {}
-    for target in targets:
-        e = target.effect
-        if target.kind in ("member_added", "member_removed") and isinstance(e.get("workspace_id"), int):
-            if isinstance(e.get("project_id"), int):
-                by_ws.setdefault(e["workspace_id"], []).append(e["project_id"])
-    memo = call_memo(ctx)
-    for ws, projects in by_ws.items():
-        if len(projects) < 2:
-            continue
-        projects = list(dict.fromkeys(projects))
-        read: dict[int, list[Any]] = {pid: [] for pid in projects}
-        for row in await lookup.project_users_of(ctx, ws, projects):
-            read.setdefault(row.project_id, []).append(row)
-        memo[("run-members", ws)] = read
 
 
 def restored_ids(changes: list[Change]) -> dict[int, int]:
@@ -978,31 +951,42 @@ def _targets(journal: Journal, change_id: str) -> tuple[list[Change], list[str],
     return [c for c in items if c.change_id not in undone], notes, changes
 
 
-async def _project_links(ctx: Context, ws: int, project_id: int) -> list[Any]:
-    """A project's links as this call read them: a run's projects are read together (below)."""
-    read: dict[int, list[Any]] | None = call_memo(ctx).get(("run-links", ws))
+# What an undo reads per project, by the kinds of change that need it: the links (project_groups)
+# or the direct members (project_users), with the project id of a row.
+_PER_PROJECT: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[list[Any]]], Callable[[Any], int]]] = {
+    "links": (("link_added", "link_removed"), lookup.links_of, lambda row: row.pid),
+    "members": (("member_added", "member_removed"), lookup.project_users_of, lambda row: row.project_id),
+}
+
+
+async def _project_rows(ctx: Context, what: str, ws: int, project_id: int) -> list[Any]:
+    """A project's links or direct members as this call read them: a run's projects are read
+    together (below)."""
+    read: dict[int, list[Any]] | None = call_memo(ctx).get((f"run-{what}", ws))
     if read is not None and project_id in read:
         return read[project_id]
-    return await lookup.links_of(ctx, ws, [project_id])
+    return await _PER_PROJECT[what][1](ctx, ws, [project_id])
 
 
-async def _read_links_together(ctx: Context, targets: list[Change]) -> None:
-    """A bulk run's links in one project_groups query per 200 projects, not one per item."""
-    by_ws: dict[int, list[int]] = {}
-    for target in targets:
-        e = target.effect
-        if target.kind in ("link_added", "link_removed") and isinstance(e.get("workspace_id"), int):
-            if isinstance(e.get("project_id"), int):
-                by_ws.setdefault(e["workspace_id"], []).append(e["project_id"])
+async def _read_runs_together(ctx: Context, targets: list[Change]) -> None:
+    """A bulk run's links and memberships in one query per workspace and 200 projects, not one per
+    item."""
     memo = call_memo(ctx)
-    for ws, projects in by_ws.items():
-        if len(projects) < 2:
-            continue
-        projects = list(dict.fromkeys(projects))
-        read: dict[int, list[Any]] = {pid: [] for pid in projects}
-        for link in await lookup.links_of(ctx, ws, projects):
-            read.setdefault(link.pid, []).append(link)
-        memo[("run-links", ws)] = read
+    for what, (kinds, read_rows, project_of) in _PER_PROJECT.items():
+        by_ws: dict[int, list[int]] = {}
+        for target in targets:
+            e = target.effect
+            if target.kind in kinds and isinstance(e.get("workspace_id"), int):
+                if isinstance(e.get("project_id"), int):
+                    by_ws.setdefault(e["workspace_id"], []).append(e["project_id"])
+        for ws, projects in by_ws.items():
+            if len(projects) < 2:
+                continue
+            projects = list(dict.fromkeys(projects))
+            read: dict[int, list[Any]] = {pid: [] for pid in projects}
+            for row in await read_rows(ctx, ws, projects):
+                read.setdefault(project_of(row), []).append(row)
+            memo[(f"run-{what}", ws)] = read
 
 
 async def _plans(ctx: Context, change_id: str) -> tuple[list[Plan], list[str]]:
@@ -1012,8 +996,7 @@ async def _plans(ctx: Context, change_id: str) -> tuple[list[Plan], list[str]]:
         targets, notes, changes = _targets(_journal(ctx), change_id)
         memo[("trusted",)] = changes
         memo[("restored-ids",)] = restored_ids(changes)
-        await _read_links_together(ctx, targets)
-        await _read_members_together(ctx, targets)
+        await _read_runs_together(ctx, targets)
         memo[memo_key] = ([await plan_undo(ctx, t) for t in targets], notes)
     plans: tuple[list[Plan], list[str]] = memo[memo_key]
     return plans
