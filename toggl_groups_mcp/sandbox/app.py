@@ -272,16 +272,24 @@ def _workspace_groups(sandbox: Sandbox, request: Request) -> Any:
     return sandbox.store.workspace_groups(params["organization_id"], params["workspace_id"])
 
 
-def _list_project_groups(sandbox: Sandbox, request: Request) -> Any:
+def _project_ids(request: Request) -> list[int] | None:
+    """The comma-separated ``project_ids`` query parameter; None when it is absent or blank."""
     raw = (request.query_params.get("project_ids") or "").strip()
     if not raw:
-        raise ApiError(400, "project_ids is required")
+        return None
     project_ids = []
     for part in raw.split(","):
         try:
             project_ids.append(int(part))
         except ValueError:
             raise ApiError(400, f"Invalid number '{part}' in project_ids") from None
+    return project_ids
+
+
+def _list_project_groups(sandbox: Sandbox, request: Request) -> Any:
+    project_ids = _project_ids(request)
+    if project_ids is None:
+        raise ApiError(400, "project_ids is required")
     return sandbox.store.list_project_groups(request.path_params["workspace_id"], project_ids)
 
 
@@ -318,18 +326,9 @@ def _query_bool(request: Request, name: str) -> bool:
 def _list_project_users(sandbox: Sandbox, request: Request) -> Any:
     """``project_ids`` (comma-separated) and ``user_id`` narrow the rows; without either, every
     direct member of every project of the workspace."""
-    raw = (request.query_params.get("project_ids") or "").strip()
-    project_ids: list[int] | None = None
-    if raw:
-        project_ids = []
-        for part in raw.split(","):
-            try:
-                project_ids.append(int(part))
-            except ValueError:
-                raise ApiError(400, f"Invalid number '{part}' in project_ids") from None
     return sandbox.store.list_project_users(
         request.path_params["workspace_id"],
-        project_ids=project_ids,
+        project_ids=_project_ids(request),
         user_id=_query_int(request, "user_id"),
         with_group_members=_query_bool(request, "with_group_members"),
     )
