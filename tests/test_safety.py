@@ -356,6 +356,34 @@ async def test_confirm_takes_only_a_json_boolean(
     assert_nothing_sent(toggl)
 
 
+# Flags that widen what a destructive call ends: strict like confirm.
+WIDENING_FLAGS = [
+    ("remove_user_from_groups", {"user_id": 12}, "also_projects"),
+    (
+        "remove_group_from_projects",
+        {"workspace_id": WS, "group_id": GROUP_ID, "project_name": "x"},
+        "include_archived",
+    ),
+    (
+        "add_group_to_projects",
+        {"workspace_id": WS, "group_id": GROUP_ID, "project_name": "x"},
+        "include_archived",
+    ),
+]
+
+
+@pytest.mark.parametrize("truthy", ["yes", "true", 1])
+@pytest.mark.parametrize(("tool", "arguments", "flag"), WIDENING_FLAGS)
+async def test_a_flag_that_widens_a_change_takes_only_a_json_boolean(
+    client: Client, toggl: respx.MockRouter, tool: str, arguments: dict[str, Any], flag: str, truthy: Any
+) -> None:
+    answer_every_destructive_call(toggl)
+    result = await client.call_tool(tool, {**arguments, flag: truthy, "confirm": True})
+    text = tool_error(result)
+    assert f"{flag}: must be a JSON boolean" in text and "nothing was sent" in text.lower()
+    assert_nothing_sent(toggl)
+
+
 @pytest.mark.parametrize("truthy", ["true", "yes", 1, 1.0])
 async def test_an_elicitation_answer_is_yes_only_as_json_true(
     connect: Connect, toggl: respx.MockRouter, truthy: Any

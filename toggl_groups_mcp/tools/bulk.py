@@ -146,7 +146,7 @@ ProjectIds = Annotated[
     Field(min_length=1, max_length=MAX_PROJECT_IDS, description="Or project_name"),
 ]
 ProjectName = Annotated[str | None, Search, Field(description="Part of the name, any case")]
-IncludeArchived = Annotated[bool, Field(description="Archived ones too")]
+IncludeArchived = Annotated[StrictBool, Field(description="Archived ones too")]
 
 ALREADY_LINKED = "already linked"
 NOT_LINKED = "not linked"
@@ -407,7 +407,8 @@ def _groups_of(groups: list[TogglGroup], user_id: int) -> list[TogglGroup]:
 # The person an offboarding is about: by id, or by name or email (saves the model a lookup call).
 UserIdArg = Annotated[int | None, Field(ge=1, description="User id, or user")]
 UserArg = Annotated[str | None, Search, Field(description="Or exact name or email")]
-AlsoProjects = Annotated[bool, Field(description="Also end direct project memberships")]
+# Strict, like confirm: a string "yes" must not widen what a destructive call ends.
+AlsoProjects = Annotated[StrictBool, Field(description="Also end direct project memberships")]
 
 
 async def _offboard_preview(
