@@ -300,8 +300,7 @@ class Person:
 
 async def find_person(ctx: Context, org: int, text: str) -> Person:
     """The one person of the organization whose name or email is `text` (any case), or whom the
-    text alone finds: one organization users request (Toggl's `filter`), kept like other discovery
-    answers (a deciding call takes only this process's). Several or none: a ToolError naming the
+    text alone finds: one organization users request (Toggl's `filter`), read in the call. Several or none: a ToolError naming the
     `user` field, listing the candidates with their ids."""
     from ..state import deciding_state  # here: only this lookup decides on a discovery answer
 
@@ -312,8 +311,10 @@ async def find_person(ctx: Context, org: int, text: str) -> Person:
         data = await state.toggl.request("GET", f"/organizations/{org}/users", params=params)
         return [u for u in data or [] if isinstance(u, dict) and isinstance(u.get("user_id"), int)]
 
-    # The key list_organization_users uses for the same page, so either answer serves the other.
-    rows: list[dict[str, Any]] = await state.cache.get_or_load(("users", org, text, 1, 200), load)
+    # Read in the call (the key list_organization_users uses, so a read tool may take this answer
+    # later): the person's row says which workspaces hold their memberships, and that decides which
+    # a removal reads and ends, so a minute-old answer must not leave a workspace out.
+    rows: list[dict[str, Any]] = await read_fresh(state.cache, ("users", org, text, 1, 200), load)
     remember_rows(state, "user", rows, id_key="user_id")
     wanted = text.strip().casefold()
     exact = [
