@@ -8,6 +8,7 @@ text block is the structured content as compact JSON, without the null fields th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -27,7 +28,8 @@ pytestmark = pytest.mark.anyio
 MEAN_BUDGET = 600
 LARGEST_ALLOWED = 1100
 # An organization or workspace, by id or by name.
-NAME_OR_ID = [{"type": "integer", "minimum": 1}, {"type": "string"}]
+# An id or a name, or null (not given): one type list (issue #20).
+NAME_OR_ID = ["integer", "string", "null"]
 
 
 def compact(value: Any) -> str:
@@ -47,19 +49,23 @@ def sizes_of(tools: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def plain_union(branches: Any) -> bool:
-    """A union every provider's converter keeps (issue #20): two or more typed branches, none null
-    and none a union itself, like an id or a name (NAME_OR_ID)."""
+    """A union every provider's converter keeps (issue #20): two or more typed branches, none a
+    union itself, at most one of them the null branch of an optional argument."""
     return (
         isinstance(branches, list)
-        and len(branches) > 1
+        and len([b for b in branches if b != {"type": "null"}]) > 1
         and all(
             isinstance(branch, dict)
             and isinstance(branch.get("type"), str)
-            and branch["type"] != "null"
             and not {"anyOf", "oneOf", "allOf"} & branch.keys()
             for branch in branches
         )
     )
+
+
+def nullable(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    return (isinstance(kind, list) and "null" in kind) or {"type": "null"} in node.get("anyOf", [])
 
 
 def schema_nodes(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -102,24 +108,34 @@ async def test_every_argument_is_described_and_no_schema_carries_titles_nulls_or
     for tool in await served_tools(connect):
         schema = tool["inputSchema"]
         name = tool["name"]
+        required = set(schema.get("required", []))
         for combinator in ("anyOf", "oneOf", "allOf"):
             if combinator in schema:
                 problems.append(f"{name}: top-level {combinator}")
+        for prop, sub in schema.get("properties", {}).items():
+            # null means "not given" for every optional argument, and only for those (issue #20):
+            # a strict model sends every property, null where it has nothing to say.
+            if nullable(sub) is (prop in required):
+                problems.append(f"{name}.{prop}: nullable {nullable(sub)}, required {prop in required}")
+            if "enum" in sub:
+                problems.append(f"{name}.{prop}: enum (Gemini wants strings, OpenAI strict a null)")
         for path, node in schema_nodes(schema):
             for keyword in ("title", "anyOf", "oneOf"):
                 if keyword in node and not (keyword == "anyOf" and plain_union(node[keyword])):
                     problems.append(f"{name}{path}: {keyword}")
-            if node.get("type") == "null" or (isinstance(node.get("type"), list) and "null" in node["type"]):
-                problems.append(f"{name}{path}: null type")
-            if "default" in node and node["default"] is None:
-                problems.append(f"{name}{path}: default null")
+            argument = re.fullmatch(r"\.properties\.[^.]+", path)
+            null_branch = re.fullmatch(r"\.properties\.[^.]+\.anyOf\[\d+\]", path)
+            if (nullable(node) and not argument) or (node.get("type") == "null" and not null_branch):
+                problems.append(f"{name}{path}: null inside an argument")
+            if "default" in node:
+                problems.append(f"{name}{path}: default")
             for prop, sub in node.get("properties", {}).items():
                 if not (isinstance(sub, dict) and sub.get("description")):
                     problems.append(f"{name}{path}.{prop}: no description")
     assert not problems, "\n".join(problems)
 
 
-async def test_an_optional_argument_keeps_its_type_constraints_and_description_without_null(
+async def test_an_optional_argument_keeps_its_type_constraints_and_description_and_takes_null(
     connect: Connect,
 ) -> None:
     update = {t["name"]: t for t in await served_tools(connect)}["update_group"]["inputSchema"]
@@ -130,13 +146,13 @@ async def test_an_optional_argument_keeps_its_type_constraints_and_description_w
         return {key: value for key, value in props[prop].items() if key != "description"}
 
     assert rules("group_id") == {"type": "integer", "minimum": 1}
-    assert rules("name") == {"type": "string", "minLength": 1, "maxLength": 200}
-    assert rules("user_ids") == {"type": "array", "items": {"type": "integer", "minimum": 1}}
+    assert rules("name") == {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
+    assert rules("user_ids") == {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1}}
     assert rules("workspace_ids") == rules("user_ids")
     # An id, or the organization's name (resolved by the server; test_scope_names).
-    assert rules("organization_id") == {"anyOf": NAME_OR_ID}
+    assert rules("organization_id") == {"type": NAME_OR_ID}
     assert props["organization_id"]["description"] == "Id or name"
-    assert rules("confirm") == {"type": "boolean"}  # the server applies the default, false
+    assert rules("confirm") == {"type": ["boolean", "null"]}  # the server applies the default, false
     assert update["required"] == ["group_id"]
     assert "additionalProperties" not in update  # refused by the server, not advertised (Gemini)
 
@@ -157,10 +173,49 @@ async def test_null_for_an_optional_argument_is_still_accepted_as_leaving_it_out
     assert route.call_count == 1
 
 
+async def test_null_is_not_given_even_where_the_default_is_not_null(
+    connect: Connect, toggl: respx.MockRouter
+) -> None:
+    """A strict model sends every property: null for page, per_page and active must be their
+    defaults (these were refused with "Input should be a valid integer"), and null for an
+    either/or partner must not count as given."""
+    projects = toggl.get("/workspaces/7/projects").respond(200, json=[])
+    groups = toggl.get("/organizations/1/groups").respond(200, json=[])
+    async with connect(organization_id=1, workspace_id=7) as client:
+        listed = await client.call_tool(
+            "list_projects",
+            {"workspace_id": None, "name": None, "active": None, "page": None, "per_page": None},
+        )
+        offset = await client.call_tool(
+            "list_groups",
+            {"organization_id": None, "workspace_id": None, "name": None, "user_id": None, "offset": None},
+        )
+        either = await client.call_tool(
+            "get_group", {"group_id": None, "name": "Nobody", "organization_id": None}
+        )
+    assert not listed.is_error and not offset.is_error, (listed.content, offset.content)
+    assert dict(projects.calls.last.request.url.params) == {"active": "true", "page": "1", "per_page": "50"}
+    assert groups.called
+    # Asked by name with group_id null: a lookup by name (no such group), not "not both".
+    assert either.is_error and "not both" not in either.content[0].text  # type: ignore[union-attr]
+    assert "Nobody" in either.content[0].text  # type: ignore[union-attr]
+
+
+async def test_null_for_a_required_argument_is_refused_naming_it_and_nothing_is_sent(
+    connect: Connect, toggl: respx.MockRouter
+) -> None:
+    async with connect(organization_id=1) as client:
+        result = await client.call_tool("delete_group", {"group_id": None, "confirm": None})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "group_id" in text and "nothing was sent to Toggl" in text
+    assert not toggl.calls
+
+
 # -- the schema shaping itself ----------------------------------------------------------------------
 
 
-def test_lean_schema_turns_a_null_union_with_a_null_default_into_the_plain_type() -> None:
+def test_lean_schema_turns_an_optional_argument_into_its_type_or_null() -> None:
     schema = {
         "title": "toolArguments",
         "type": "object",
@@ -183,10 +238,13 @@ def test_lean_schema_turns_a_null_union_with_a_null_default_into_the_plain_type(
     assert lean_schema(schema) == {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "maxLength": 9, "description": "Name"},
-            # Without a null default, null is a value the caller must be able to send.
+            "name": {"type": ["string", "null"], "maxLength": 9, "description": "Name"},
+            # Without a default, null is a value the caller must be able to send.
             "required_or_null": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-            "either": {"anyOf": [{"type": "integer"}, {"type": "string"}], "description": "Either"},
+            "either": {
+                "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}],
+                "description": "Either",
+            },
         },
         "required": ["required_or_null"],
     }
@@ -207,8 +265,8 @@ def test_lean_schema_keeps_a_property_called_title_and_data_that_looks_like_keyw
         "type": "object",
         "properties": {
             "title": {"type": "string", "description": "A heading"},
-            "kind": {"enum": ["title", "default"]},
-            "filter": {"type": "object"},
+            "kind": {"enum": ["title", "default", None]},
+            "filter": {"type": ["object", "null"]},
         },
         "required": ["title"],
     }

@@ -171,7 +171,8 @@ def test_destructive_tools_take_an_optional_boolean_confirm_flag(mode: str, name
     if tool["annotations"]["destructiveHint"]:
         assert confirm is not None, f"{name} is destructive but has no confirm argument"
         # No default in the schema (lean): left out, it is false on the server (test_safety).
-        assert confirm.get("type") == "boolean" and confirm.get("default") in (None, False)
+        # null (not given) is the preview, like leaving it out (issue #20: strict models send it).
+        assert confirm.get("type") == ["boolean", "null"] and "default" not in confirm
         assert "confirm" not in tool["inputSchema"].get("required", [])
     elif tool["annotations"]["readOnlyHint"]:
         assert confirm is None, f"{name} only reads, yet asks for confirmation"

@@ -181,7 +181,9 @@ async def list_projects(
     ctx: Context,
     workspace_id: WorkspaceId = None,
     name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
-    active: Annotated[Literal["true", "false", "both"], Field(description="false: archived only")] = "true",
+    active: Annotated[
+        Literal["true", "false", "both"], Field(description="true, false (archived only) or both")
+    ] = "true",
     page: Page = 1,
     per_page: Annotated[int, Field(ge=1, le=200, description="Per page")] = 50,
 ) -> ProjectPage:

@@ -28,7 +28,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..state import app_state, deciding_state
 from ..toggl.client import counting_requests
@@ -179,10 +179,11 @@ _NULL = {"type": "null"}
 
 def lean_schema(schema: dict[str, Any], *, plain_optionals: bool = True) -> dict[str, Any]:
     """The schema a model needs, from what pydantic generates: no `title` anywhere (it repeats the
-    name), no `default` (the server applies it), and an optional argument as its plain type:
-    `anyOf: [X, null]` with `default: null` becomes X with the property's own description and
-    constraints. Every constraint stays. Pydantic still accepts null: leaving an argument out and
-    sending null agree.
+    name), no `default` (the server applies it), and an optional argument (one with a default) as
+    its type made nullable: `anyOf: [X, null]` or a plain X becomes X with `type: [t, "null"]`,
+    the property's own description and constraints. `null` means "not given" on the server
+    (`_NullMeansNotGiven`), so a strict model that must send every property sends null for what
+    it leaves out, and leaving an argument out and sending null agree.
 
     Output schemas keep their null unions (`plain_optionals=False`): a result may carry a null."""
 
@@ -203,9 +204,9 @@ def lean_schema(schema: dict[str, Any], *, plain_optionals: bool = True) -> dict
                 lean[key] = walk(value)
         if plain_optionals and "default" in lean:
             # An argument left out takes its default on the server; what the default means, where
-            # it matters, the description says. A null default marks an optional argument.
-            if lean.pop("default") is None:
-                lean = _without_null_branch(lean)
+            # it matters, the description says.
+            del lean["default"]
+            lean = _nullable(_without_null_branch(lean))
         return lean
 
     walked: dict[str, Any] = walk(schema)
@@ -222,6 +223,24 @@ def _without_null_branch(node: dict[str, Any]) -> dict[str, Any]:
         # The property's own keys (description, its constraints) win over the branch's.
         return {**rest[0], **own}
     return {**own, "anyOf": rest}
+
+
+def _nullable(node: dict[str, Any]) -> dict[str, Any]:
+    """An optional argument that takes `null`, written the way every provider's converter keeps:
+    `type: [t, "null"]` for one type (Gemini keeps the description, OpenAI strict the null), a
+    null branch for a union. An `enum` goes: Gemini wants string members only and OpenAI strict
+    wants null among them; the server still refuses other values, and the description names
+    them."""
+    kind = node.get("type")
+    if isinstance(kind, str):
+        lean = {key: value for key, value in node.items() if key != "enum"}
+        return {**lean, "type": [kind, "null"]}
+    branches = node.get("anyOf")
+    if isinstance(branches, list):
+        return {**node, "anyOf": [*branches, _NULL]}
+    if isinstance(node.get("enum"), list):
+        return {**node, "enum": [*node["enum"], None]}
+    return node
 
 
 def model_facing_bytes(name: str, description: str, input_schema: dict[str, Any]) -> int:
@@ -346,13 +365,29 @@ class _Tool(Tool):
         )
 
 
+class _NullMeansNotGiven(ArgModelBase):
+    """`null` for an optional argument is the argument left out, whatever its default: a model
+    in OpenAI's strict mode sends every property, null for those it does not use. A required
+    argument sent as null is still refused, naming the field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        optional = {
+            field.alias or name for name, field in cls.model_fields.items() if not field.is_required()
+        }
+        return {key: value for key, value in data.items() if not (value is None and key in optional)}
+
+
 def _strict(registered: Tool) -> Tool:
     """A misspelt optional argument must fail loudly, not answer a different question."""
     base = registered.fn_metadata.arg_model
     # defer_build: the validator is built on the first call, not for all tools at start-up.
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
     strict: type[ArgModelBase] = type(
-        base.__name__, (base,), {"model_config": config, "__module__": base.__module__}
+        base.__name__, (_NullMeansNotGiven, base), {"model_config": config, "__module__": base.__module__}
     )
     registered.fn_metadata.arg_model = strict
     # The schema the SDK already generated. Unknown keys are refused by the strict model, not
@@ -371,18 +406,21 @@ def _strict(registered: Tool) -> Tool:
 def _names_or_ids(schema: dict[str, Any]) -> dict[str, Any]:
     """`organization_id` and `workspace_id` take a name too (`_Tool._with_scope_ids` turns it into
     the id): advertised as the simplest union every provider's converter keeps, an integer or a
-    string, with the property's description saying so."""
+    string (or null: not given), with the property's description saying so."""
     properties = schema.get("properties", {})
     for field in scope.NAMEABLE:
         prop = properties.get(field)
-        if not (isinstance(prop, dict) and prop.get("type") == "integer"):
+        if not (isinstance(prop, dict) and prop.get("type") in ("integer", ["integer", "null"])):
             continue
-        number = {key: value for key, value in prop.items() if key != "description"}
+        optional = prop["type"] != "integer"
         # The property's name says what it names; a description that only repeats it goes.
         own = prop.get("description")
         plain = own is None or own.casefold() == scope.NAMEABLE[field]
         described = "Id or name" if plain else f"{own} (id or name)"
-        properties[field] = {"anyOf": [number, {"type": "string"}], "description": described}
+        # One type list, not anyOf: Gemini then keeps the description on each branch, and it is
+        # a third the size. An id below 1 is refused by the server, not advertised.
+        kinds = ["integer", "string", *(["null"] if optional else [])]
+        properties[field] = {"type": kinds, "description": described}
     return schema
 
 
