@@ -204,7 +204,7 @@ async def get_project_access(
     ctx: Context,
     workspace_id: WorkspaceId = None,
     project_ids: Annotated[
-        list[Id] | None, Field(min_length=1, max_length=200, description="Or give project_name")
+        list[Id] | None, Field(min_length=1, max_length=200, description="Up to 200, or give project_name")
     ] = None,
     project_name: Annotated[str | None, Search, Field(description="Part of the name")] = None,
     organization_id: OrganizationId = None,

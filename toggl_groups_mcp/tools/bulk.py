@@ -143,7 +143,7 @@ class _Run:
 # The projects of a bulk change: by ids, or by part of a name (`project_name`).
 ProjectIds = Annotated[
     list[Id] | None,
-    Field(min_length=1, max_length=MAX_PROJECT_IDS, description="Or project_name"),
+    Field(min_length=1, max_length=MAX_PROJECT_IDS, description="Up to 200, or project_name"),
 ]
 ProjectName = Annotated[str | None, Search, Field(description="Part of the name, any case")]
 IncludeArchived = Annotated[StrictBool, Field(description="Archived ones too")]

@@ -73,7 +73,7 @@ async def list_project_groups(
         Field(
             min_length=1,
             max_length=MAX_PROJECT_IDS,
-            description="Project ids",
+            description="Project ids, up to 200",
         ),
     ],
     workspace_id: WorkspaceId = None,

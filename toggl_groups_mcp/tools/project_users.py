@@ -277,7 +277,7 @@ async def end_memberships(
 
 
 ProjectIds = Annotated[
-    list[Id] | None, Field(min_length=1, max_length=MAX_PROJECTS, description="Default: all")
+    list[Id] | None, Field(min_length=1, max_length=MAX_PROJECTS, description="Up to 200; default: all")
 ]
 
 
