@@ -1,4 +1,4 @@
-"""Prompt files served as MCP prompts, read-only mode, and the README's generated tool table."""
+"""Prompt files served as MCP prompts, read-only mode, and the generated tool table in docs/tools.md."""
 
 from __future__ import annotations
 
@@ -84,9 +84,11 @@ async def test_read_only_mode_refuses_a_write_tool_by_name(connect: Connect) -> 
     assert "Unknown tool" in result.content[0].text  # type: ignore[union-attr]
 
 
-def test_the_readme_tool_table_matches_the_declarations() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert render_readme(readme) == readme, "README tool table drifted: run python -m toggl_groups_mcp.docs"
+def test_the_docs_tool_table_matches_the_declarations() -> None:
+    page = (ROOT / "docs" / "tools.md").read_text(encoding="utf-8")
+    assert render_readme(page) == page, (
+        "docs/tools.md tool table drifted: run python -m toggl_groups_mcp.docs docs/tools.md"
+    )
 
 
 def test_prompt_files_ship_inside_the_wheel() -> None:
