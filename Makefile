@@ -7,11 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # The npm tools, installed together into the git-ignored .tools/ at exact versions: the MCP
-# Inspector CLI, and the official MCP Apps host bridge (ext-apps, with its peers client, core and
-# zod) that esbuild bundles into the browser tests' host page. The stamp's name carries a checksum
-# of this list, so changing a pin installs again.
+# Inspector CLI, the official MCP Apps host bridge (ext-apps, with its peers client, core and
+# zod) that esbuild bundles into the browser tests' host page, and the MCP Bundle CLI (mcpb) that
+# validates and packs bundle/ (`make bundle`). The stamp's name carries a checksum of this list, so
+# changing a pin installs again.
 NPM_TOOLS := \
 	@modelcontextprotocol/inspector@2.12.0 \
+	@anthropic-ai/mcpb@2.1.2 \
 	@modelcontextprotocol/ext-apps@2.0.4 \
 	@modelcontextprotocol/client@2.3.1 \
 	@modelcontextprotocol/core@2.3.1 \
@@ -29,7 +31,7 @@ APT_CHROMIUM := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-insta
 REDIS_SERVER := /usr/bin/redis-server
 APT_REDIS := env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
 
-.PHONY: demo serve test lint bench snapshot screenshot tools clean
+.PHONY: demo serve test lint bench snapshot screenshot tools bundle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +76,12 @@ snapshot: $(STAMP)
 # docs/access-review-{light,dark}.png: the access-review view on the demo data, in the test host.
 screenshot: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM)
 	$(BIN)/python -m tests.e2e.apphost.screenshot
+
+# dist/toggl-groups-mcp-<version>.mcpb: the MCP Bundle for one-click install in desktop hosts,
+# staged from bundle/ and the package in a temporary folder, validated and packed by the pinned
+# mcpb CLI (bundle/build.py says what goes in).
+bundle: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/python bundle/build.py --out dist
 
 clean:
 	rm -rf $(VENV) .tools
