@@ -36,9 +36,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
-# The change journal (list_changes, undo_change; one file per user with per-user tokens) on the
-# volume below, so that it outlives the container.
-ENV TOGGL_MCP_JOURNAL=/data/journal.jsonl
+# The change journal (list_changes, undo_change; one file per user with per-user tokens) lives in
+# the user's state folder, /data/toggl-groups-mcp/journal.jsonl here, on the volume below so that
+# it outlives the container. Not TOGGL_MCP_JOURNAL: a journal named there is used by --sandbox too,
+# and the sandbox's simulated changes must never sit in the journal that undoes real ones (without
+# it, --sandbox keeps a temporary journal of its own, as everywhere else).
+ENV XDG_STATE_HOME=/data
 
 # The MCP Registry checks that an OCI image belongs to the server it is listed under by this label.
 LABEL io.modelcontextprotocol.server.name="io.github.toggl-groups-mcp/toggl-groups-mcp" \

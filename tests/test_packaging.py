@@ -438,7 +438,20 @@ def env_of(stage: list[Instruction]) -> dict[str, str]:
     return values
 
 
-def test_the_image_runs_the_console_script_as_a_non_root_user_with_the_journal_on_a_volume() -> None:
+def image_journal(final: list[Instruction], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the server in the image keeps its journal: the state folder its environment names."""
+    from toggl_groups_mcp.config import journal_path
+
+    env = env_of(final)
+    monkeypatch.setenv("XDG_STATE_HOME", env.get("XDG_STATE_HOME", "/nowhere"))
+    journal = journal_path(env)
+    assert journal is not None
+    return journal
+
+
+def test_the_image_runs_the_console_script_as_a_non_root_user_with_the_journal_on_a_volume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     stages = dockerfile()
     final = stages[-1]
     assert re.fullmatch(r"python:3\.1[1-3]-slim", final[0].args), final[0]
@@ -448,15 +461,18 @@ def test_the_image_runs_the_console_script_as_a_non_root_user_with_the_journal_o
     assert entrypoint == ["toggl-groups-mcp"] and entrypoint[0] in PROJECT["scripts"]
     # With no arguments the image is the stdio server; `--transport http` makes it the team server.
     assert json.loads(last(final, "CMD").args) == []
-    volumes = json.loads(last(final, "VOLUME").args)
-    journal = Path(env_of(final)["TOGGL_MCP_JOURNAL"])
-    assert any(journal.parent == Path(v) for v in volumes), (journal, volumes)
+    (volume,) = (Path(v) for v in json.loads(last(final, "VOLUME").args))
+    journal = image_journal(final, monkeypatch)
+    assert volume in journal.parents, (journal, volume)
+    # Named in TOGGL_MCP_JOURNAL, the journal would be --sandbox's too: simulated changes beside
+    # real ones, where undo_change could reach them. The state folder leaves --sandbox its own.
+    assert "TOGGL_MCP_JOURNAL" not in env_of(final)
     # The volume's folder belongs to the server's user and is writable by it alone.
     setup = " ".join(i.args for i in final if i.name == "RUN")
     account = re.search(r"useradd [^&]*--uid (\d+) .*?(\w+)\s*&&", setup)
     assert account and user in account.groups(), (user, setup)
-    assert f"mkdir {journal.parent}" in setup and f"chmod 0700 {journal.parent}" in setup
-    assert re.search(rf"chown \w+ {journal.parent}", setup)
+    assert f"mkdir {volume}" in setup and f"chmod 0700 {volume}" in setup
+    assert re.search(rf"chown \w+ {volume}", setup)
     assert last(final, "EXPOSE").args == "8000"
     labels = dict(word.split("=", 1) for i in final if i.name == "LABEL" for word in shlex.split(i.args))
     assert labels["io.modelcontextprotocol.server.name"] == REGISTRY_NAME
@@ -623,7 +639,7 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def test_the_team_compose_file_builds_the_top_level_image() -> None:
+def test_the_team_compose_file_builds_the_top_level_image(monkeypatch: pytest.MonkeyPatch) -> None:
     service = compose()["services"]["toggl-groups-mcp"]
     context = (REPO / "examples" / "team" / service["build"]["context"]).resolve()
     assert context == REPO
@@ -633,8 +649,9 @@ def test_the_team_compose_file_builds_the_top_level_image() -> None:
     final = dockerfile()[-1]
     assert any(p.split(":")[-1] == last(final, "EXPOSE").args for p in service["ports"])
     volume_paths = {v.split(":", 1)[1] for v in service["volumes"]}
-    journal = Path(service["environment"].get("TOGGL_MCP_JOURNAL") or env_of(final)["TOGGL_MCP_JOURNAL"])
-    assert str(journal.parent) in volume_paths
+    named = service["environment"].get("TOGGL_MCP_JOURNAL")
+    journal = Path(named) if named else image_journal(final, monkeypatch)
+    assert any(Path(v) in journal.parents for v in volume_paths), (journal, volume_paths)
     assert set(json.loads(last(final, "VOLUME").args)) <= volume_paths
 
 
