@@ -13,6 +13,9 @@ refuses or bends is a tool that model cannot use:
   sends null for what it leaves out, and the server takes null as "not given".
 - pydantic-ai: `OpenAIJsonSchemaTransformer(strict=True)` and `GoogleJsonSchemaTransformer`.
 
+And each tool as the Agents SDK converted it takes a strict-shaped call against the demo sandbox
+(tests/test_strict_calls.py makes the same calls through a plain MCP client, in both eras).
+
 The one exception: a tool without arguments. OpenAI strict wants `additionalProperties: false` on
 its empty object, and google-genai crashes on exactly that; the Agents SDK falls back to
 non-strict for it, which works (a model has nothing to send).
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import anyio
+import jsonschema
 import pytest
 from agents import FunctionTool
 from agents.exceptions import UserError
@@ -41,6 +46,7 @@ from agents.logger import logger as agents_logger
 from agents.mcp import MCPUtil
 from agents.mcp.server import _MCPServerWithClientSession
 from agents.strict_schema import ensure_strict_json_schema
+from agents.tool_context import ToolContext
 from google.genai import _mcp_utils
 from google.genai import types as genai
 from google.genai._adapters import McpToGenAiToolAdapter
@@ -49,11 +55,14 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import Tool
+from pydantic import SecretStr
 from pydantic_ai.profiles.google import GoogleJsonSchemaTransformer
 from pydantic_ai.profiles.openai import OpenAIJsonSchemaTransformer
 
 from tests.conftest import make_settings
 from tests.test_metadata import listed
+from tests.test_strict_calls import EXAMPLES, PREVIEW, TRANSPORT, server_for
+from toggl_groups_mcp.sandbox import SandboxThread, demo
 from toggl_groups_mcp.server import build_server
 
 # Keywords every converter here keeps or, at worst, drops without changing what the model may send
@@ -86,8 +95,10 @@ class _InProcess(_MCPServerWithClientSession):
     MCPServerStreamableHttp), on the server in process: mcp's Client takes an MCPServer as its
     transport."""
 
-    def __init__(self, server: MCPServer[Any]) -> None:
-        super().__init__(cache_tools_list=True, client_session_timeout_seconds=None)
+    def __init__(self, server: MCPServer[Any], *, structured: bool = False) -> None:
+        super().__init__(
+            cache_tools_list=True, client_session_timeout_seconds=None, use_structured_content=structured
+        )
         self.server = server
 
     def create_streams(self) -> Any:
@@ -399,3 +410,62 @@ def test_pydantic_ai_google_transform_keeps_every_argument_and_nullability(name:
         assert node.get("description"), f"{name}.{prop} lost its description"
         assert nullable(node) == (prop in optional(name)), f"{name}.{prop}: {node}"
         assert types_of(node) == types_of(served[prop]), f"{name}.{prop}: {node}"
+
+
+# -- strict-shaped calls through what the Agents SDK made ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxThread, Path]]:
+    """The demo sandbox over loopback for this module (reset for each test), and a change journal."""
+    with SandboxThread() as served:
+        yield served, tmp_path_factory.mktemp("converters") / "journal.jsonl"
+
+
+async def invoke(tool: FunctionTool, values: dict[str, Any]) -> str:
+    """Call a converted tool as the Agents SDK does when the model calls it: every property of its
+    (strict) schema in the JSON, null unless given."""
+    arguments = json.dumps({prop: values.get(prop) for prop in tool.params_json_schema["properties"]})
+    context = ToolContext(context=None, tool_name=tool.name, tool_call_id="call-1", tool_arguments=arguments)
+    output = await tool.on_invoke_tool(context, arguments)
+    return str(output["text"] if isinstance(output, dict) else output)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", NAMES)
+async def test_every_tool_as_the_agents_sdk_converted_it_takes_a_strict_shaped_call(
+    name: str, sandbox: tuple[SandboxThread, Path]
+) -> None:
+    """The model's JSON for the strict schema (every property, null where unused) goes through the
+    FunctionTool the Agents SDK made: a result valid against the output schema, or for a
+    destructive call without confirm: true, the preview."""
+    served, journal = sandbox
+    served.sandbox.reset()
+    settings = make_settings(
+        api_token=SecretStr(served.token),
+        api_url=served.url,
+        journal_path=journal,
+        organization_id=demo.ORG_ACME,
+        workspace_id=demo.WS_ACME_ENGINEERING,
+    )
+    example = EXAMPLES[name]
+    values = dict(example.values)
+    async with TRANSPORT.pool(), _InProcess(server_for(settings), structured=True) as agent_server:
+        tools = {
+            tool.name: MCPUtil.to_function_tool(tool, agent_server, convert_schemas_to_strict=True)
+            for tool in await agent_server.list_tools()
+        }
+        if name == "undo_change":
+            values["change_id"] = json.loads(await invoke(tools["create_group"], {"name": "To undo"}))[
+                "change_id"
+            ]
+        before = served.sandbox.store.snapshot()
+        output = await invoke(tools[name], values)
+    if example.expect == "preview":
+        assert PREVIEW in output, output
+        assert served.sandbox.store.snapshot() == before
+    else:
+        assert not output.startswith("Error executing tool"), output
+        schema = TOOLS[name].output_schema
+        assert schema is not None, name
+        jsonschema.Draft202012Validator(schema).validate(json.loads(output))
