@@ -1,5 +1,6 @@
-"""The examples/ folder works as documented: the narrated demo, the automation script, and the
-host configs (Claude Desktop, VS Code, Cursor) that start the sandbox server."""
+"""The examples/ folder works as documented: the narrated demo, the automation script, the host
+configs (Claude Desktop, Claude Code, VS Code, Cursor, Windsurf, Gemini CLI, Codex) and the OpenAI
+Agents SDK example, each started the way its host starts it, and the team server."""
 
 from __future__ import annotations
 
@@ -8,29 +9,30 @@ import functools
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
+from pydantic import SecretStr
 
 from tests.conftest import ALL_TOOLS, JOURNAL_TOOLS
+from toggl_groups_mcp.config import Settings
+from toggl_groups_mcp.sandbox import SandboxThread
 
 pytestmark = [pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "toggl-groups-mcp"
-HOST_CONFIGS = {
-    "claude-desktop/sandbox.json": "mcpServers",
-    "vscode/mcp.sandbox.json": "servers",
-    "cursor/mcp.sandbox.json": "mcpServers",
-}
 
 
 def quiet_env() -> dict[str, str]:
@@ -84,23 +86,243 @@ def test_the_automation_example_skips_a_project_the_group_already_has(
     assert "done: []  skipped (already had access): [2040023]" in completed.stdout, completed.describe()
 
 
+# -- every host config: it names what the CLI and config.py take, and it starts the server ------------
+
+EXAMPLES = REPO / "examples"
+# The forms a config may give the token in: the host's own way to read it from the environment or
+# ask for it (replaced here by the sandbox's token), or a placeholder to paste over.
+TOKEN_FORMS = {
+    "${env:TOGGL_API_TOKEN}": "Cursor, Windsurf and VS Code read the environment",
+    "${input:toggl-api-token}": "VS Code asks, as a password input",
+    "$TOGGL_API_TOKEN": "Gemini CLI reads the environment",
+    "${TOGGL_API_TOKEN}": "Claude Code expands it in .mcp.json",
+    "forwarded": "Codex forwards it from its environment (env_vars)",
+    "paste-your-toggl-api-token-here": "a placeholder",
+    "your-toggl-api-token": "a placeholder",
+}
+# What `uvx` may be given before the console script's name: nothing (PyPI), or where from.
+UVX_SOURCES = {
+    None,
+    "git+https://github.com/toggl-groups-mcp/toggl-groups-mcp",
+}
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    """One server entry of a host config: how the host would start it."""
+
+    where: str
+    command: str
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, where: str, server: dict[str, Any], env: dict[str, str]) -> HostEntry:
+        """From a config's server table; its keys besides how to start it are the host's settings."""
+        settings = {
+            k: v for k, v in server.items() if k not in ("command", "args", "env", "env_vars", "type")
+        }
+        args = tuple(server.get("args", []))
+        return cls(where, server["command"], args, tuple(env.items()), tuple(settings.items()))
+
+    @property
+    def sandbox(self) -> bool:
+        return "--sandbox" in self.server_args()
+
+    def server_args(self) -> list[str]:
+        """The console script's arguments: as given, or what follows `uvx [--from SOURCE]
+        toggl-groups-mcp` (uvx installs the package and runs that same script with them)."""
+        args = list(self.args)
+        if self.command == "toggl-groups-mcp":
+            return args
+        assert self.command == "uvx", f"{self.where}: starts {self.command!r}"
+        source = None
+        if args[:1] == ["--from"]:
+            source, args = args[1], args[2:]
+        assert source in UVX_SOURCES, f"{self.where}: uvx --from {source}"
+        assert args[:1] == ["toggl-groups-mcp"], f"{self.where}: uvx runs {args[:1]}"
+        return args[1:]
+
+
+def json_entries(config: str, key: str) -> list[HostEntry]:
+    data = json.loads((EXAMPLES / config).read_text())
+    inputs = {item["id"]: item for item in data.get("inputs", [])}
+    entries = []
+    for name, server in data[key].items():
+        for value in server.get("env", {}).values():
+            for input_id in re.findall(r"\$\{input:([^}]+)\}", value):
+                assert inputs[input_id].get("password") is True, f"{config}: {input_id} is not a password"
+        if key == "servers":
+            assert server["type"] == "stdio"
+        entries.append(HostEntry.of(f"{config}:{name}", server, server.get("env", {})))
+    return entries
+
+
+def codex_entries(config: str) -> list[HostEntry]:
+    data = tomllib.loads((EXAMPLES / config).read_text())["mcp_servers"]
+    entries = []
+    for name, server in data.items():
+        env = dict(server.get("env", {}))
+        env.update({variable: "forwarded" for variable in server.get("env_vars", [])})
+        entries.append(HostEntry.of(f"{config}:{name}", server, env))
+    return entries
+
+
+def claude_code_entries(readme: str) -> list[HostEntry]:
+    """Each `claude mcp add [options] NAME -- COMMAND ARGS...` line in the page's shell blocks."""
+    text = (EXAMPLES / readme).read_text()
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.startswith("claude mcp add "):
+            continue
+        words = shlex.split(line)
+        split = words.index("--")
+        options, (command, *args) = words[3:split], words[split + 1 :]
+        env: dict[str, str] = {}
+        names = []
+        while options:
+            option = options.pop(0)
+            if option in ("--env", "-e"):
+                variable, _, value = options.pop(0).partition("=")
+                env[variable] = value
+            elif option in ("--scope", "-s"):
+                assert options.pop(0) in ("local", "user", "project"), line
+            elif option in ("--transport", "-t"):
+                assert options.pop(0) == "stdio", line
+            else:
+                assert not option.startswith("-"), f"unknown option in: {line}"
+                names.append(option)
+        assert len(names) == 1, line
+        entries.append(HostEntry(f"{readme}:{number}", command, tuple(args), tuple(env.items())))
+    assert entries, f"no `claude mcp add` line in {readme}"
+    return entries
+
+
+def host_entries() -> list[HostEntry]:
+    entries = [
+        *claude_code_entries("claude-code/README.md"),
+        *codex_entries("codex/config.toml"),
+        *json_entries("gemini-cli/settings.json", "mcpServers"),
+        *json_entries("windsurf/mcp_config.json", "mcpServers"),
+    ]
+    for host, key in (("claude-desktop", "mcpServers"), ("cursor", "mcpServers"), ("vscode", "servers")):
+        for path in sorted((EXAMPLES / host).glob("*.json")):
+            entries += json_entries(f"{host}/{path.name}", key)
+    return entries
+
+
+HOST_ENTRIES = host_entries()
+HOST_FOLDERS = ("claude-desktop", "claude-code", "vscode", "cursor", "windsurf", "gemini-cli", "codex")
+
+
+def test_every_host_config_file_is_read_here() -> None:
+    """A config added under a host's folder is tested too (each file gives at least one entry)."""
+    files = {
+        path.relative_to(EXAMPLES).as_posix() for host in HOST_FOLDERS for path in (EXAMPLES / host).iterdir()
+    }
+    read = {entry.where.split(":")[0] for entry in HOST_ENTRIES}
+    assert files == read
+    assert {entry.command for entry in HOST_ENTRIES} == {"toggl-groups-mcp", "uvx"}
+
+
+def test_each_host_with_a_timeout_waits_longer_than_a_bulk_call() -> None:
+    """A paced bulk call stops after TOGGL_MCP_BULK_SECONDS (40 s by default): Gemini CLI's
+    `timeout` (milliseconds) and Codex's `tool_timeout_sec` must leave it room; Codex's start-up
+    wait must let uvx install the server on first start."""
+    from toggl_groups_mcp.config import Settings
+
+    bulk = Settings(api_token=SecretStr("t")).bulk_seconds
+    seen = set()
+    for entry in HOST_ENTRIES:
+        settings = dict(entry.settings)
+        if "timeout" in settings:
+            assert settings["timeout"] / 1000 > bulk + 10, entry.where
+            seen.add("gemini")
+        if "tool_timeout_sec" in settings:
+            assert settings["tool_timeout_sec"] > bulk + 10, entry.where
+            seen.add("codex")
+        if entry.command == "uvx" and entry.where.startswith("codex/"):
+            assert settings.get("startup_timeout_sec", 10) >= 30, entry.where
+    assert seen == {"gemini", "codex"}
+
+
+@pytest.mark.parametrize("entry", HOST_ENTRIES, ids=lambda entry: entry.where)
+def test_each_host_entry_names_what_the_server_takes(entry: HostEntry) -> None:
+    from toggl_groups_mcp.__main__ import parse_args
+
+    parse_args(entry.server_args())  # argparse exits on anything it does not know
+    config_source = (REPO / "toggl_groups_mcp" / "config.py").read_text()
+    env = dict(entry.env)
+    for variable in env:
+        assert f'"{variable}"' in config_source, f"{entry.where}: config.py never reads {variable}"
+    if entry.sandbox:
+        assert "TOGGL_API_TOKEN" not in env, entry.where  # the sandbox needs no token
+    else:
+        assert env.get("TOGGL_API_TOKEN") in TOKEN_FORMS, (
+            f"{entry.where}: the token as {env.get('TOGGL_API_TOKEN')!r}"
+        )
+
+
+def distinct_starts() -> list[Any]:
+    """One start per distinct command line and set of variables (after uvx's rewrite): entries
+    that start the server alike are started once, and the id names every entry it stands for."""
+    groups: dict[tuple[Any, ...], list[HostEntry]] = {}
+    for entry in HOST_ENTRIES:
+        groups.setdefault((tuple(entry.server_args()), tuple(sorted(dict(entry.env)))), []).append(entry)
+    return [pytest.param(group[0], id=" ".join(e.where for e in group)) for group in groups.values()]
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("config", HOST_CONFIGS)
-async def test_each_host_config_starts_the_sandbox_server(config: str) -> None:
+@pytest.mark.parametrize("entry", distinct_starts())
+async def test_each_host_entry_starts_the_server(entry: HostEntry, sandbox: SandboxThread) -> None:
+    """Started as the host would (uvx's form as the same console script, with the same arguments):
+    a sandbox entry runs the embedded sandbox; a token entry, given the sandbox's token where the
+    user's would go and the sandbox's address as the user's environment, reaches Toggl with it."""
     if not CONSOLE_SCRIPT.exists():
         pytest.fail(f"the console script {CONSOLE_SCRIPT} is missing: is the package installed?")
-    servers = json.loads((REPO / "examples" / config).read_text())[HOST_CONFIGS[config]]
-    entry = next(server for name, server in servers.items() if "sandbox" in name)
-    assert entry["command"] == "toggl-groups-mcp"
-    assert "--sandbox" in entry["args"] and "env" not in entry  # the sandbox needs no token
-    params = StdioServerParameters(
-        command=str(CONSOLE_SCRIPT), args=entry["args"], env={"PATH": os.environ["PATH"]}
-    )
+    env = {"PATH": os.environ["PATH"], "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]}
+    if not entry.sandbox:
+        env.update(dict(entry.env), TOGGL_API_TOKEN=sandbox.token, TOGGL_API_URL=sandbox.url)
+    params = StdioServerParameters(command=str(CONSOLE_SCRIPT), args=entry.server_args(), env=env)
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
             tools = (await client.list_tools()).tools
-            assert {t.name for t in tools} == ALL_TOOLS | JOURNAL_TOOLS  # --sandbox journals
-            assert "THIS IS A SANDBOX" in (client.session.instructions or "")
+            result = await client.call_tool("list_organizations", {})
+            instructions = client.session.instructions or ""
+    assert {t.name for t in tools} == ALL_TOOLS | JOURNAL_TOOLS  # with a journal, as every config runs
+    assert ("THIS IS A SANDBOX" in instructions) is entry.sandbox
+    assert not result.is_error, result.content
+    assert "Acme Studio" in {org["name"] for org in (result.structured_content or {})["organizations"]}
+
+
+@pytest.mark.parametrize("form", [["--sandbox"], []], ids=["sandbox", "token-from-the-environment"])
+def test_the_openai_agents_example_connects_lists_and_calls_a_tool(
+    run_command: Any, sandbox: SandboxThread, form: list[str]
+) -> None:
+    """examples/openai-agents/agent.py --check: the real Agents SDK's MCPServerStdio, no model."""
+    path = os.pathsep.join([str(CONSOLE_SCRIPT.parent), os.environ["PATH"]])
+    env = {**quiet_env(), "PATH": path, "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]}
+    if not form:
+        env.update(TOGGL_API_TOKEN=sandbox.token, TOGGL_API_URL=sandbox.url)
+    command = [sys.executable, "examples/openai-agents/agent.py", "--check", *form]
+    completed = run_command(command, env=env, cwd=REPO, timeout=120)
+    assert completed.returncode == 0, completed.describe()
+    checked = json.loads(completed.stdout)
+    assert set(checked["tools"]) == ALL_TOOLS | JOURNAL_TOOLS
+    assert not checked["is_error"] and "Acme Studio" in checked["organizations"]
+
+
+def test_the_openai_agents_example_waits_longer_than_a_bulk_call() -> None:
+    """The SDK's default wait (5 s) would cut off a paced bulk call; the example's covers it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("agents_example", EXAMPLES / "openai-agents" / "agent.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    toggl = example.server(sandbox=True)
+    assert toggl.client_session_timeout_seconds > Settings(api_token=SecretStr("t")).bulk_seconds
 
 
 # -- the team server: compose's command line, and each host config as a person fills it in ------------
@@ -143,7 +365,7 @@ def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None
             [str(CONSOLE_SCRIPT), *command], env=env, stderr=stderr, start_new_session=True
         )
         try:
-            wait_until_listening(process, port)  # type: ignore[arg-type]
+            wait_until_listening(process, port)
             yield
         except BaseException:
             stderr.seek(0)
@@ -175,8 +397,8 @@ async def test_the_team_host_configs_reach_a_server_run_as_compose_runs_it() -> 
     command[command.index("--workers") + 1] = "2"
     command[command.index("--port") + 1] = str(port)
     # Per-user tokens must have a Toggl token's shape: a sandbox whose two users' tokens do.
-    config = SandboxConfig(token=ALEX_TOKEN, other_tokens={GUSTAVO_TOKEN: USER_GUSTAVO})
-    with RedisServer() as redis, SandboxThread(config) as sandbox:
+    sandbox_config = SandboxConfig(token=ALEX_TOKEN, other_tokens={GUSTAVO_TOKEN: USER_GUSTAVO})
+    with RedisServer() as redis, SandboxThread(sandbox_config) as sandbox:
         env = {
             **quiet_env(),
             "TOGGL_API_URL": sandbox.url,
