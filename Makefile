@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 
 # The npm tools, installed together into the git-ignored .tools/ at exact versions: the MCP
 # Inspector CLI, the official MCP Apps host bridge (ext-apps, with its peers client, core and
-# zod) that esbuild bundles into the browser tests' host page, and the MCP Bundle CLI (mcpb) that
-# validates and packs bundle/ (`make bundle`). The stamp's name carries a checksum of this list, so
+# zod) that esbuild bundles into the browser tests' host page, the MCP Bundle CLI (mcpb) that
+# validates and packs bundle/ (`make bundle`), and the Vercel AI SDK (ai, @ai-sdk/mcp) whose MCP
+# client tests/e2e/test_vercel_ai.py drives. The stamp's name carries a checksum of this list, so
 # changing a pin installs again.
 NPM_TOOLS := \
 	@modelcontextprotocol/inspector@2.12.0 \
@@ -18,7 +19,9 @@ NPM_TOOLS := \
 	@modelcontextprotocol/client@2.3.1 \
 	@modelcontextprotocol/core@2.3.1 \
 	zod@4.6.7 \
-	esbuild@0.28.2
+	esbuild@0.28.2 \
+	ai@7.0.185 \
+	@ai-sdk/mcp@2.0.99
 TOOLS_STAMP := .tools/.installed-$(shell echo '$(NPM_TOOLS)' | cksum | cut -d' ' -f1)
 
 # The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).

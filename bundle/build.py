@@ -6,7 +6,7 @@ The bundle is of the `uv` server type (manifest 0.4): it carries the package's s
 pyproject.toml with the project's dependencies, and the host installs them with uv for its own
 platform and Python, so one bundle serves macOS, Windows and Linux. Staged, never in the tree:
 
-    manifest.json  icon.png  pyproject.toml  server/main.py  server/toggl_groups_mcp/ (+ _prompts/)
+    manifest.json  icon.png  LICENSE  pyproject.toml  server/main.py  server/toggl_groups_mcp/ (+ _prompts/)
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def stage(into: Path) -> str:
         )
     shutil.copy2(BUNDLE / "manifest.json", into / "manifest.json")
     shutil.copy2(BUNDLE / manifest["icon"], into / manifest["icon"])
+    shutil.copy2(REPO / "LICENSE", into / "LICENSE")
     (into / "pyproject.toml").write_text(bundle_pyproject(meta))
     server = into / "server"
     server.mkdir()

@@ -210,7 +210,7 @@ def unpacked() -> Iterator[Path]:
         with zipfile.ZipFile(packed) as archive:
             names = set(archive.namelist())
         assert MANIFEST["server"]["entry_point"] in names
-        assert {"manifest.json", "pyproject.toml", MANIFEST["icon"]} <= names
+        assert {"manifest.json", "pyproject.toml", "LICENSE", MANIFEST["icon"]} <= names
         assert "server/toggl_groups_mcp/_prompts/onboard_team.md" in names
         assert not any("__pycache__" in name or name.startswith(("dist/", ".venv/")) for name in names)
         target = Path(folder) / "installed"
@@ -262,17 +262,29 @@ async def bundle_client(config: dict[str, Any], extra: dict[str, str] | None = N
 @pytest.mark.e2e
 @pytest.mark.anyio
 async def test_the_packed_bundle_runs_the_sandbox_as_a_host_starts_it(unpacked: Path) -> None:
-    config = host_config(unpacked, {"sandbox": True})
-    assert config["command"] == "uv" and str(unpacked) in config["args"]
-    with anyio.fail_after(300):  # the first run installs the dependencies
-        async with bundle_client(config) as client:
-            assert "THIS IS A SANDBOX" in (client.session.instructions or "")
-            listed = [tool.name for tool in (await client.list_tools()).tools]
-            assert listed == [tool["name"] for tool in MANIFEST["tools"]]
-            result = await client.call_tool("list_organizations", {})
-    assert not result.is_error, result.content
+    """With the Sandbox checkbox on (and a journal named for real changes, which the sandbox's
+    simulated ones must not reach): tools listed as the manifest says, a read and a change work."""
+    from toggl_groups_mcp.sandbox.demo import ORG_ACME
+
+    with tempfile.TemporaryDirectory(prefix="toggl-bundle-") as folder:
+        journal = Path(folder) / "journal.jsonl"
+        config = host_config(unpacked, {"sandbox": True, "journal": str(journal)})
+        assert config["command"] == "uv" and str(unpacked) in config["args"]
+        with anyio.fail_after(300):  # the first run installs the dependencies
+            async with bundle_client(config) as client:
+                assert "THIS IS A SANDBOX" in (client.session.instructions or "")
+                listed = [tool.name for tool in (await client.list_tools()).tools]
+                assert listed == [tool["name"] for tool in MANIFEST["tools"]]
+                result = await client.call_tool("list_organizations", {})
+                created = await client.call_tool(
+                    "create_group", {"name": "Bundle", "organization_id": ORG_ACME}
+                )
+                changes = await client.call_tool("list_changes", {})
+        assert not journal.exists()  # the sandbox journalled in its own temporary file
+    assert not result.is_error and not created.is_error and not changes.is_error, created.content
     names = {org["name"] for org in (result.structured_content or {})["organizations"]}
     assert "Acme Studio" in names
+    assert "Bundle" in json.dumps(changes.structured_content)
 
 
 @pytest.mark.e2e

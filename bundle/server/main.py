@@ -6,7 +6,10 @@ file, next to which the package is staged, so `toggl_groups_mcp` imports from he
 
 Every setting arrives in the environment (manifest `mcp_config.env`, filled from the user's
 `user_config`). The one the command line takes and the environment does not is the sandbox: the
-host sends the `sandbox` checkbox as TOGGL_MCP_SANDBOX=true or false, and true becomes `--sandbox`.
+host sends the `sandbox` checkbox as TOGGL_MCP_SANDBOX=true or false, and true becomes `--sandbox`. The
+sandbox then keeps its own temporary journal: the "Change journal" field is for real changes, and a
+journal named in TOGGL_MCP_JOURNAL would be the sandbox's too, where undo_change in a real run
+would find simulated changes.
 """
 
 from __future__ import annotations
@@ -34,4 +37,7 @@ def command_line(env: Mapping[str, str]) -> list[str]:
 if __name__ == "__main__":
     from toggl_groups_mcp.__main__ import main
 
-    main([*command_line(os.environ), *sys.argv[1:]])
+    arguments = command_line(os.environ)
+    if "--sandbox" in arguments:
+        os.environ.pop("TOGGL_MCP_JOURNAL", None)
+    main([*arguments, *sys.argv[1:]])
