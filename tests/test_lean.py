@@ -241,10 +241,8 @@ def test_lean_schema_turns_an_optional_argument_into_its_type_or_null() -> None:
             "name": {"type": ["string", "null"], "maxLength": 9, "description": "Name"},
             # Without a default, null is a value the caller must be able to send.
             "required_or_null": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-            "either": {
-                "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}],
-                "description": "Either",
-            },
+            # A union of distinct types merges into one type list (Gemini keeps it whole).
+            "either": {"type": ["integer", "string", "null"], "description": "Either"},
         },
         "required": ["required_or_null"],
     }

@@ -237,10 +237,34 @@ def _nullable(node: dict[str, Any]) -> dict[str, Any]:
         return {**lean, "type": [kind, "null"]}
     branches = node.get("anyOf")
     if isinstance(branches, list):
+        merged = _one_type_list(branches)
+        if merged is not None:
+            own = {key: value for key, value in node.items() if key != "anyOf"}
+            return {**merged, **own, "type": [*merged["type"], "null"]}
         return {**node, "anyOf": [*branches, _NULL]}
     if isinstance(node.get("enum"), list):
         return {**node, "enum": [*node["enum"], None]}
     return node
+
+
+def _one_type_list(branches: list[Any]) -> dict[str, Any] | None:
+    """Branches of distinct types whose keywords do not clash, as one node with a type list
+    (`items` binds only arrays, `minLength` only strings): Gemini's converter gives a null
+    branch of a union no type, but keeps a type list whole. None when they cannot merge."""
+    merged: dict[str, Any] = {"type": []}
+    for branch in branches:
+        if not (isinstance(branch, dict) and isinstance(branch.get("type"), str)):
+            return None
+        if branch["type"] in merged["type"]:
+            return None
+        for key, value in branch.items():
+            if key == "type":
+                continue
+            if key in merged and merged[key] != value:
+                return None
+            merged[key] = value
+        merged["type"].append(branch["type"])
+    return merged
 
 
 def model_facing_bytes(name: str, description: str, input_schema: dict[str, Any]) -> int:
