@@ -52,7 +52,7 @@ IN_PROCESS_NOTE = (
 # Targets (see bench/README.md).
 LAYER_RATIO_MAX = 1.10  # (ours - direct HTTP) / bare SDK call
 LAYER_ONLY_MAX = 0.10  # (ours - control) / bare SDK call: the same 10% without the process hop
-COLD_START_MAX = 1.15
+COLD_START_MAX = 1.10  # issue 20: start-up as light as a bare server
 PACING_MIN_SHARE = 0.90  # bulk pacing, and every row of shared pacing
 
 
@@ -218,7 +218,8 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
             Row(
                 "cold start: spawn to initialize + tools/list answered, median",
                 f"{cold.ours.median:.3f} s ({cold.ratio:.2f}x bare)",
-                f"bare `MCPServer`, 1 tool: {cold.bare.median:.3f} s",
+                f"bare `MCPServer`, 1 tool: {cold.bare.median:.3f} s; medians of {len(cold.ours.seconds)} "
+                f"spawns each, interleaved; tools listed from {cold.listed_from}",
                 f"<= {COLD_START_MAX:.2f}x",
                 mark(cold.ratio <= COLD_START_MAX),
             ),

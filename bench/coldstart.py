@@ -43,6 +43,9 @@ class Spawns:
 class ColdStartResult:
     ours: Spawns
     bare: Spawns
+    # Where ours took its tools/list from: the definitions file (tools built on the first call), or
+    # a live build at start because the file is stale (`toggl_groups_mcp/definitions.py`).
+    listed_from: str = ""
 
     @property
     def ratio(self) -> float:
@@ -75,7 +78,15 @@ async def measure_cold_start(sandbox_thread: Any, *, spawns: int = 10) -> ColdSt
         order = [(wire.OURS_ARGS, ours), (wire.BARE_ARGS, bare)]
         for args, into in order if n % 2 == 0 else reversed(order):
             await _spawn_once(args, env, into)
-    return ColdStartResult(ours, bare)
+    return ColdStartResult(ours, bare, listed_from())
+
+
+def listed_from() -> str:
+    from toggl_groups_mcp import definitions
+
+    if definitions.listed_tools(read_only=False, keeps_toolset=lambda _: True, build=list) is None:
+        return "a build at start (tool_definitions.json is stale: `make snapshot`)"
+    return "tool_definitions.json (built on the first call)"
 
 
 @dataclass

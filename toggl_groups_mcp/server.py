@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from mcp.server.apps import Apps
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
 from pydantic import SecretStr
 
 from . import __version__
 from .config import USER_TOKEN_RULE, Settings
+from .definitions import listed_tools
 from .journal import Journal
 from .logs import learn_secrets, secrets_of, token_secrets
 from .prompts import load_prompts
@@ -36,8 +37,6 @@ from .state import (
     user_token,
 )
 from .toggl import TogglClient
-from .tools.registry import build_tools, views_of
-from .tools.toolsets import select_tools, toolset_of
 
 INSTRUCTIONS = """\
 Manage Toggl Track groups (sets of an organization's users) and their access to projects. Every \
@@ -184,6 +183,35 @@ def request_state_security(settings: Settings) -> RequestStateSecurity:
     return RequestStateSecurity(keys=[key], bind_principal=principal)
 
 
+def _keeps_toolset(settings: Settings, toolset: str) -> bool:
+    # No journal, no undo: the tools that read it are left out.
+    return settings.journal_path is not None or toolset != "changes"
+
+
+def _built_tools(settings: Settings) -> tuple[list[Tool], list[tuple[str, str, str]]]:
+    """The tools of these settings, imported and built now, with their views (uri, title, HTML)."""
+    from .tools.registry import build_tools, views_of
+    from .tools.toolsets import select_tools, toolset_of
+
+    specs = [spec for spec in select_tools(settings.tools) if _keeps_toolset(settings, toolset_of(spec))]
+    views = [(view.uri, view.title, html) for view, html in views_of(specs)]
+    return build_tools(specs, read_only=settings.read_only), views
+
+
+def _tools_and_views(settings: Settings) -> tuple[list[Tool], list[tuple[str, str, str]]]:
+    """Every tool listed from the definitions file and built on the first call when it holds them
+    (a start without --tools / TOGGL_MCP_TOOLS, `definitions.py`); else built now."""
+    if not settings.tools:
+        listed = listed_tools(
+            read_only=settings.read_only,
+            keeps_toolset=lambda toolset: _keeps_toolset(settings, toolset),
+            build=lambda: _built_tools(settings)[0],
+        )
+        if listed is not None:
+            return listed
+    return _built_tools(settings)
+
+
 def build_server(
     settings: Settings,
     *,
@@ -231,22 +259,23 @@ def build_server(
         )
     if settings.read_only:
         instructions += "\n\nRead-only mode: only tools that read are available."
-    specs = select_tools(settings.tools)
-    if settings.journal_path is None:
-        # No journal, no undo: the tools that read it are left out.
-        specs = [spec for spec in specs if toolset_of(spec) != "changes"]
-    # MCP Apps: each view is a ui:// resource that hosts render beside its tool's result.
-    apps = Apps()
-    for view, html in views_of(specs):
-        apps.add_html_resource(view.uri, html, name=view.title, prefers_border=True)
+    tools, views = _tools_and_views(settings)
+    apps = None
+    if views:
+        # MCP Apps: each view is a ui:// resource that hosts render beside its tool's result.
+        from mcp.server.apps import Apps
+
+        apps = Apps()
+        for uri, title, html in views:
+            apps.add_html_resource(uri, html, name=title, prefers_border=True)
     server: MCPServer[AppState | Tenants] = MCPServer(
         "toggl-groups",
         title="Toggl groups",
         version=__version__,
         instructions=instructions,
         lifespan=lifespan,
-        tools=build_tools(specs, read_only=settings.read_only),
-        extensions=[apps] if apps.resources() else None,
+        tools=tools,
+        extensions=[apps] if apps is not None else None,
         request_state_security=request_state_security(settings),
     )
     for prompt in load_prompts():
