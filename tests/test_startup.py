@@ -37,11 +37,12 @@ CONFIGURATIONS: dict[str, dict[str, Any]] = {
     "read-only": {"journal_path": JOURNAL, "read_only": True},
     "read-only, no journal": {"journal_path": None, "read_only": True},
 }
-# Loaded only when used: the tool modules and the registry on the first tool call, Redis when
-# TOGGL_MCP_REDIS_URL is set, the HTTP transport's code with --transport http, the sandbox with
+# Loaded only when used: the tool modules and the registry on the first tool call, the journal
+# by a server that keeps one, Redis when TOGGL_MCP_REDIS_URL is set, the HTTP transport's code with --transport http, the sandbox with
 # --sandbox. (The SDK itself imports starlette and uvicorn, so a bare server has them too.)
 NOT_AT_START = [
     "redis",
+    "toggl_groups_mcp.journal",
     "toggl_groups_mcp.http",
     "toggl_groups_mcp.sandbox",
     "toggl_groups_mcp.tools.registry",
@@ -130,7 +131,7 @@ async def test_a_listed_tool_is_built_on_its_first_call_and_answers_as_a_built_o
     assert refused.model_dump() == built_refused.model_dump()
 
 
-def test_a_plain_stdio_start_loads_no_tool_module_redis_http_or_sandbox_code() -> None:
+def test_a_plain_stdio_start_loads_no_tool_module_journal_redis_http_or_sandbox_code() -> None:
     """The server made as `main` makes it for stdio (no --tools, no Redis), initialized and asked
     for its tools, in a fresh interpreter; then one tool call, which loads the tools."""
     script = f"""

@@ -8,9 +8,8 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -21,7 +20,6 @@ from pydantic import SecretStr
 from . import __version__
 from .config import USER_TOKEN_RULE, Settings
 from .definitions import listed_tools
-from .journal import Journal
 from .logs import learn_secrets, secrets_of, token_secrets
 from .prompts import load_prompts
 from .shared import Redis, SharedCache, SharedNames, token_key
@@ -37,6 +35,9 @@ from .state import (
     user_token,
 )
 from .toggl import TogglClient
+
+if TYPE_CHECKING:
+    import httpx
 
 INSTRUCTIONS = """\
 Manage Toggl Track groups (sets of an organization's users) and their access to projects. Every \
@@ -111,7 +112,10 @@ def open_state(
         if settings.per_user_tokens:
             path = user_journal(path, token.get_secret_value())
         # A user's journal (with its lock and key) is made on their first change, not when a token,
-        # accepted by Toggl or not, first arrives; the one journal of a single token at start.
+        # accepted by Toggl or not, first arrives; the one journal of a single token at start. (The
+        # module is loaded only by a server that keeps a journal.)
+        from .journal import Journal
+
         journal = Journal(
             path,
             max_bytes=settings.journal_max_bytes,

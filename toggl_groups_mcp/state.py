@@ -10,14 +10,16 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from .config import Settings
-from .journal import Journal
 from .toggl import TogglClient
+
+if TYPE_CHECKING:
+    from .journal import Journal  # loaded only by a server that keeps a journal
 
 T = TypeVar("T")
 
