@@ -10,7 +10,8 @@ tool, `--tools` not given) lists that. The tools themselves are imported and bui
 `build_tools`, on the first `tools/call`.
 
 The file is used only while its fingerprint matches what it was made from (the tool modules and
-their views, the Toggl models their results use, this module, the SDK and pydantic versions), and
+their views, the Toggl models their results use, this module, the minor versions of the SDK and
+pydantic), and
 only for the views it was made with; otherwise the tools are built at start, as they always were.
 `tests/test_startup.py` checks that the listing and the view resources equal a live build's in
 every configuration, and rewrites the file with `UPDATE_SNAPSHOT=1`
@@ -42,12 +43,14 @@ SOURCES = (("tools", (".py", ".html")), (".", ("definitions.py",)), ("toggl", ("
 
 
 def fingerprint() -> str:
-    """A digest of the sources of the listing and of the libraries that generate the schemas."""
+    """A digest of the sources of the listing and of the minor versions of the libraries that
+    generate the schemas (the SDK and pydantic). A patch release or another Python does not
+    change a schema in practice, and keying on them would send most installs (uvx takes the newest
+    pydantic) down the slow path; the tests hold the listing equal to a live build's."""
     import pydantic
-    import pydantic_core
 
     digest = hashlib.sha256()
-    versions = (sys.version_info[:2], version("mcp"), pydantic.VERSION, pydantic_core.__version__)
+    versions = tuple(".".join(found.split(".")[:2]) for found in (version("mcp"), pydantic.VERSION))
     digest.update(repr(versions).encode())
     for folder, endings in SOURCES:
         for name in sorted(name for name in os.listdir(PACKAGE / folder) if name.endswith(endings)):
