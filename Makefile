@@ -74,7 +74,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 snapshot: $(STAMP)
-	UPDATE_SNAPSHOT=1 $(BIN)/pytest -q tests/test_metadata.py
+	UPDATE_SNAPSHOT=1 $(BIN)/pytest -q tests/test_metadata.py tests/test_startup.py
 
 # docs/access-review-{light,dark}.png: the access-review view on the demo data, in the test host.
 screenshot: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM)
