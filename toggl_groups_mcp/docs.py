@@ -1,7 +1,7 @@
-"""The README's tool table, generated from the tool declarations, toolset by toolset.
+"""The tool table of docs/tools.md, generated from the tool declarations, toolset by toolset.
 
-`python -m toggl_groups_mcp.docs` rewrites the table between the markers in README.md; a test
-fails when the committed README drifts from the declarations.
+`python -m toggl_groups_mcp.docs` rewrites the table between the markers in docs/tools.md; a test
+fails when the committed page drifts from the declarations.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def render_readme(text: str) -> str:
 
 
 def main() -> None:
-    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/tools.md")
     readme.write_text(render_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
 
 

@@ -269,7 +269,7 @@ def _one_type_list(branches: list[Any]) -> dict[str, Any] | None:
 
 def model_facing_bytes(name: str, description: str, input_schema: dict[str, Any]) -> int:
     """What one tool costs in every conversation: its name, description and input schema as
-    compact JSON, in UTF-8 bytes (the README's and the budget test's measure)."""
+    compact JSON, in UTF-8 bytes (docs/tools.md's and the budget test's measure)."""
     facing = {"name": name, "description": description, "inputSchema": input_schema}
     return len(compact_json(facing).encode())
 
