@@ -14,7 +14,6 @@ test.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -53,8 +52,7 @@ def node_tools() -> Path:
     elif shutil.which("node") is None:
         problem = "node is not on PATH; the Vercel AI SDK needs Node 20 or newer"
     if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
+        # In CI this skip fails the run (tests/ci_skips.py): `make test` installs the tools.
         pytest.skip(problem)
     return TOOLS
 
