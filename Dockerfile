@@ -52,7 +52,7 @@ LABEL io.modelcontextprotocol.server.name="io.github.toggl-groups-mcp/toggl-grou
 
 # The `redis` extra brings the client for rate limits shared by every worker (TOGGL_MCP_REDIS_URL).
 COPY --from=build /wheels /wheels
-RUN set -eu; wheel=$(ls /wheels/toggl_groups_mcp-*.whl); pip install "${wheel}[redis]"; rm -rf /wheels
+RUN set -eu; wheel=$(ls /wheels/toggl_groups_mcp-*.whl); pip install "${wheel}[redis,oauth]"; rm -rf /wheels
 
 # No root at run time. /data is made here, owned by the server's user (and writable by it alone:
 # the server refuses a journal folder others can write), so a named volume mounted on it starts

@@ -1,5 +1,6 @@
 """Command line: `toggl-groups-mcp [--sandbox] [--read-only] [--no-journal] [--tools LIST]
-[--transport stdio|http [--stateless] [--workers N]]`."""
+[--transport stdio|http [--stateless] [--workers N]]`, and `toggl-groups-mcp oauth list|revoke`
+for an OAuth team server's grants."""
 
 from __future__ import annotations
 
@@ -58,6 +59,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["oauth"]:
+        # `toggl-groups-mcp oauth list|revoke`: an OAuth team server's grants (oauth/admin.py).
+        from .oauth.admin import main as oauth_admin
+
+        oauth_admin(argv[1:])
+        return
     args = parse_args(argv)
     try:
         # --sandbox needs no token; the sandbox's own token is filled in once it runs.
@@ -103,9 +111,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"toggl-groups-mcp: {problem}", file=sys.stderr)
         raise SystemExit(2)
     if args.transport == "http":
-        from .http import is_loopback
+        from .http import is_loopback, oauth_public_url
 
-        if not is_loopback(args.host) and settings.http_token is None:
+        try:
+            settings = oauth_public_url(settings, args.host, args.port)
+        except ConfigError as error:
+            print(f"toggl-groups-mcp: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if not is_loopback(args.host) and settings.http_token is None and not settings.oauth:
             print(
                 f"toggl-groups-mcp: TOGGL_MCP_HTTP_TOKEN is required to bind to {args.host} (not loopback)",
                 file=sys.stderr,
@@ -128,6 +141,7 @@ def _transport_problem(settings: Settings, args: argparse.Namespace) -> str | No
             ("--stateless", args.stateless),
             ("--workers", args.workers != 1),
             ("TOGGL_MCP_PER_USER_TOKENS", settings.per_user_tokens),
+            ("TOGGL_MCP_OAUTH", settings.oauth),
         )
         if on
     ]

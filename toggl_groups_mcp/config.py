@@ -90,17 +90,58 @@ USER_TOKEN_RULE = "24 to 256 letters, digits, '-' or '_' (Toggl's API tokens are
 STATE_KEY_MIN_BYTES = 32
 
 
-def _state_key(env: Mapping[str, str]) -> SecretStr | None:
-    raw = env.get("TOGGL_MCP_STATE_KEY", "").strip()
+def _key(env: Mapping[str, str], name: str) -> SecretStr | None:
+    """A secret key setting: at least STATE_KEY_MIN_BYTES, else an error naming its length only
+    (the value is a secret, even a bad one)."""
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     if len(raw.encode()) < STATE_KEY_MIN_BYTES:
-        # Its length only: the value is a secret, even a bad one.
         raise ConfigError(
-            f"TOGGL_MCP_STATE_KEY must be at least {STATE_KEY_MIN_BYTES} bytes of secret randomness, "
+            f"{name} must be at least {STATE_KEY_MIN_BYTES} bytes of secret randomness, "
             f"got {len(raw.encode())}: generate one with `openssl rand -hex 32`"
         )
     return SecretStr(raw)
+
+
+def public_url(raw: str) -> str:
+    """The origin people and clients reach an OAuth server at: https (http only on loopback), no
+    path, query or fragment; returned without a trailing slash (OAuth compares issuers exactly)."""
+    from urllib.parse import urlsplit
+
+    name = "TOGGL_MCP_PUBLIC_URL"
+    try:
+        parts = urlsplit(raw.strip())
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a URL such as https://team-host.example.com, got {raw!r}"
+        ) from None
+    loopback = host in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("https", "http") or not host or (parts.scheme == "http" and not loopback):
+        raise ConfigError(
+            f"{name} must be an https:// URL (http:// only for localhost or 127.0.0.1), got {raw!r}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(
+            f"{name} must be the server's origin only (scheme, host and port: the server answers at "
+            f"<it>/mcp), got {raw!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def redirect_hosts(raw: str) -> tuple[str, ...]:
+    """TOGGL_MCP_OAUTH_REDIRECT_HOSTS: host names (`claude.ai`, `*.example.com`) and private URI
+    schemes (`cursor:`) a client may register redirects to; empty: any https host."""
+    names = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    for name in names:
+        if not re.fullmatch(r"(\*\.)?[a-z0-9.-]+|[a-z][a-z0-9+.-]*:", name):
+            raise ConfigError(
+                "TOGGL_MCP_OAUTH_REDIRECT_HOSTS must be a comma list of host names (claude.ai, "
+                f"*.example.com) or URI schemes ending in ':' (cursor:), got {name!r}"
+            )
+    return names
 
 
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -173,13 +214,23 @@ class Settings:
     # The key that seals the 2026-07-28 requestState, shared by every worker and replica
     # (TOGGL_MCP_STATE_KEY); None: `--workers N` makes one for its workers, else a process's own.
     state_key: SecretStr | None = field(default=None, repr=False)
+    # HTTP only: the server is an OAuth 2.1 protected resource and its own authorization server;
+    # each person logs in with their Toggl token on its page (TOGGL_MCP_OAUTH, `oauth/`).
+    oauth: bool = False
+    # Where people and clients reach it (TOGGL_MCP_PUBLIC_URL): the issuer, and <it>/mcp the resource.
+    public_url: str | None = None
+    # Seals grants, codes and refresh tokens and signs access tokens (TOGGL_MCP_OAUTH_SECRET).
+    oauth_secret: SecretStr | None = field(default=None, repr=False)
+    # Hosts and schemes a client may register redirects to (TOGGL_MCP_OAUTH_REDIRECT_HOSTS).
+    oauth_redirect_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
         token = env.get("TOGGL_API_TOKEN", "").strip()
         per_user = _flag(env, "TOGGL_MCP_PER_USER_TOKENS")
-        if not token and not overrides.get("api_token") and not per_user:
+        oauth = _flag(env, "TOGGL_MCP_OAUTH")
+        if not token and not overrides.get("api_token") and not per_user and not oauth:
             raise ConfigError(
                 "TOGGL_API_TOKEN is not set: export your Toggl API token "
                 "(Profile settings > API Token), or run with --sandbox to try the embedded sandbox"
@@ -207,10 +258,50 @@ class Settings:
             "allowed_hosts": tuple(
                 h.strip() for h in env.get("TOGGL_MCP_ALLOWED_HOSTS", "").split(",") if h.strip()
             ),
-            "state_key": _state_key(env),
+            "state_key": _key(env, "TOGGL_MCP_STATE_KEY"),
+            "oauth": oauth,
+            "public_url": public_url(env["TOGGL_MCP_PUBLIC_URL"])
+            if env.get("TOGGL_MCP_PUBLIC_URL", "").strip()
+            else None,
+            "oauth_secret": _key(env, "TOGGL_MCP_OAUTH_SECRET"),
+            "oauth_redirect_hosts": redirect_hosts(env.get("TOGGL_MCP_OAUTH_REDIRECT_HOSTS", "")),
         }
         values.update(overrides)
-        return cls(**values)
+        settings = cls(**values)
+        problem = settings.oauth_problem()
+        if problem:
+            raise ConfigError(problem)
+        return settings
+
+    def oauth_problem(self) -> str | None:
+        """What the OAuth settings ask that cannot work, or None."""
+        if not self.oauth:
+            unused = [
+                name
+                for name, value in (
+                    ("TOGGL_MCP_PUBLIC_URL", self.public_url),
+                    ("TOGGL_MCP_OAUTH_SECRET", self.oauth_secret),
+                    ("TOGGL_MCP_OAUTH_REDIRECT_HOSTS", self.oauth_redirect_hosts),
+                )
+                if value
+            ]
+            return f"{', '.join(unused)} need TOGGL_MCP_OAUTH=1" if unused else None
+        if self.http_token is not None or self.per_user_tokens:
+            return (
+                "TOGGL_MCP_OAUTH replaces TOGGL_MCP_HTTP_TOKEN and TOGGL_MCP_PER_USER_TOKENS (each person "
+                "logs in with their own Toggl token and gets an access token): unset them"
+            )
+        if self.redis_url is not None and self.oauth_secret is None:
+            return (
+                "TOGGL_MCP_OAUTH with TOGGL_MCP_REDIS_URL needs TOGGL_MCP_OAUTH_SECRET (at least 32 bytes, "
+                "`openssl rand -hex 32`): grants in Redis outlive the process and every worker must open them"
+            )
+        return None
+
+    @property
+    def multi_user(self) -> bool:
+        """Whether each request acts as its own person's Toggl token (per-user tokens or OAuth)."""
+        return self.per_user_tokens or self.oauth
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -130,8 +130,34 @@ def security_for(host: str, allowed: tuple[str, ...] = ()) -> TransportSecurityS
     )
 
 
+def oauth_public_url(settings: Settings, host: str, port: int) -> Settings:
+    """With OAuth and no TOGGL_MCP_PUBLIC_URL, a loopback server is its own public URL; off
+    loopback it must be given (the issuer and resource people's clients see)."""
+    if not settings.oauth or settings.public_url is not None:
+        return settings
+    if not is_loopback(host):
+        raise ConfigError(
+            f"TOGGL_MCP_OAUTH needs TOGGL_MCP_PUBLIC_URL to bind to {host} (not loopback): the https:// "
+            "origin people and clients reach the server at, such as https://team-host.example.com"
+        )
+    name = "127.0.0.1" if host in ("localhost", "127.0.0.1") else host
+    netloc = f"[{name.strip('[]')}]" if ":" in name else name
+    return settings.with_(public_url=f"http://{netloc}:{port}")
+
+
 def http_app(server: MCPServer[Any], settings: Settings, host: str, *, stateless: bool = False) -> ASGIApp:
     token = settings.http_token.get_secret_value() if settings.http_token else None
+    oauth = getattr(server, "oauth", None)
+    if oauth is not None:
+        from urllib.parse import urlsplit
+
+        public = urlsplit(settings.public_url or "").netloc
+        security = security_for(host, (*settings.allowed_hosts, public))
+        # Exactly as clients send it, a default port left out (the pattern above wants a port).
+        security.allowed_hosts.append(public)
+        served = server.streamable_http_app(host=host, transport_security=security, stateless_http=stateless)
+        finished: ASGIApp = oauth.finish(served, security)
+        return finished
     if not is_loopback(host) and not token:
         raise ConfigError(
             f"TOGGL_MCP_HTTP_TOKEN is required to bind the HTTP transport to {host} (not loopback): "
@@ -152,6 +178,8 @@ async def serve_http(
     import uvicorn
 
     app = http_app(server, settings, host, stateless=stateless)
+    if settings.oauth:
+        log.warning("OAuth: people connect at %s/mcp and log in with their Toggl token", settings.public_url)
     # log_config=None: uvicorn keeps its records flowing to our handler, whose filter scrubs secrets.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", log_config=None)
     log.warning(
@@ -171,7 +199,7 @@ def serve_workers(settings: Settings, options: dict[str, Any], *, host: str, por
     line changed (read-only, tools, journal, the sandbox's address)."""
     import uvicorn
 
-    os.environ[WORKER_OPTIONS] = json.dumps({**options, "host": host})
+    os.environ[WORKER_OPTIONS] = json.dumps({**options, "host": host, "port": port})
     if settings.state_key is None:
         import secrets
 
@@ -216,7 +244,9 @@ def worker_app() -> ASGIApp:
         changes["journal_path"] = Path(options["journal"]) if options["journal"] else None
     if options.get("tools"):
         changes["tools"] = tuple(options["tools"])
-    settings = settings.with_(**changes)
+    settings = oauth_public_url(
+        settings.with_(**changes), options.get("host", "127.0.0.1"), options.get("port", 8000)
+    )
     if not logging.getLogger().handlers:
         configure_logging(options.get("log_level", "WARNING"), secrets_of(settings, api_token=not sandbox))
     return http_app(build_server(settings), settings, options.get("host", "127.0.0.1"), stateless=True)

@@ -47,6 +47,8 @@ def secrets_of(settings: Settings, *, api_token: bool = True) -> list[str]:
         secrets.append(settings.http_token.get_secret_value())
     if settings.state_key is not None:
         secrets.append(settings.state_key.get_secret_value())
+    if settings.oauth_secret is not None:
+        secrets.append(settings.oauth_secret.get_secret_value())
     if settings.redis_url is not None:
         from urllib.parse import unquote, urlsplit
 

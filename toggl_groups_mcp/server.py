@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -109,7 +110,7 @@ def open_state(
     journal = None
     if settings.journal_path is not None:
         path = settings.journal_path
-        if settings.per_user_tokens:
+        if settings.multi_user:
             path = user_journal(path, token.get_secret_value())
         # A user's journal (with its lock and key) is made on their first change, not when a token,
         # accepted by Toggl or not, first arrives; the one journal of a single token at start. (The
@@ -121,7 +122,7 @@ def open_state(
             max_bytes=settings.journal_max_bytes,
             keep=settings.journal_keep,
             secrets=secrets_of(mine),
-            lazy=settings.per_user_tokens,
+            lazy=settings.multi_user,
         )
     cache: Cache = LocalCache(ttl=settings.cache_ttl)
     names = NameBook(ttl=NAMES_TTL)
@@ -158,6 +159,13 @@ async def shared_limits(settings: Settings) -> AsyncIterator[Redis | None]:
         await redis.aclose()
 
 
+def oauth_toggl_token(ctx: object) -> str | None:
+    """The Toggl token of the grant this request's OAuth access token names."""
+    access = get_access_token()
+    token = getattr(access, "toggl_token", None)
+    return token.get_secret_value() if isinstance(token, SecretStr) else None
+
+
 # Domain separation for the principal a requestState is bound to (the SDK hashes it again, salted).
 PRINCIPAL_LABEL = b"toggl-groups-mcp/request-state/principal/"
 
@@ -176,6 +184,9 @@ def request_state_security(settings: Settings) -> RequestStateSecurity:
         headers = getattr(ctx.request, "headers", None)
         if headers is None:  # stdio, in memory: one caller
             return None
+        if settings.oauth:
+            access = get_access_token()
+            return None if access is None else digest(b"oauth", f"{access.client_id}\0{access.subject}")
         if settings.per_user_tokens:
             token = user_token(headers)
             return None if token is None else digest(b"user", token)
@@ -224,7 +235,7 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState | Tenants]) -> AsyncIterator[AppState | Tenants]:
         async with shared_limits(settings) as redis:
-            if settings.per_user_tokens:
+            if settings.multi_user:
 
                 def open_user(token: str) -> AppState:
                     # The HTTP layer refuses such a token first (401); this is for any other way in.
@@ -236,6 +247,9 @@ def build_server(
                     return open_state(settings, SecretStr(token), redis=redis, transport=transport)
 
                 tenants = Tenants(open=open_user)
+                if settings.oauth:
+                    tenants.token_of = oauth_toggl_token
+                    tenants.missing = "This server needs an OAuth access token: connect and log in again."
                 try:
                     yield tenants
                 finally:
@@ -272,6 +286,11 @@ def build_server(
         apps = Apps()
         for uri, title, html in views:
             apps.add_html_resource(uri, html, name=title, prefers_border=True)
+    oauth = None
+    if settings.oauth:
+        from .oauth import OAuthServer
+
+        oauth = OAuthServer(settings, transport=transport)
     server: MCPServer[AppState | Tenants] = MCPServer(
         "toggl-groups",
         title="Toggl groups",
@@ -281,7 +300,13 @@ def build_server(
         tools=tools,
         extensions=[apps] if apps is not None else None,
         request_state_security=request_state_security(settings),
+        auth_server_provider=oauth.provider if oauth else None,
+        auth=oauth.auth_settings() if oauth else None,
     )
+    if oauth is not None:
+        server.oauth = oauth  # type: ignore[attr-defined]  # http.py finishes the app with it
+        for path, methods, handler in oauth.routes():
+            server.custom_route(path, methods=methods)(handler)
     for prompt in load_prompts():
         server.add_prompt(prompt.as_prompt())
     return server

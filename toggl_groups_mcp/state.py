@@ -295,6 +295,13 @@ class Tenants:
     """
 
     open: Callable[[str], AppState]
+    # The Toggl token a call acts with: the request's X-Toggl-Api-Token header, or with OAuth the
+    # one its access token's grant holds; and what to say when there is none.
+    token_of: Callable[[Context], str | None] = lambda ctx: user_token(ctx.headers)
+    missing: str = (
+        f"This server uses each user's own Toggl API token: send it in the {USER_TOKEN_HEADER} "
+        "header of every HTTP request."
+    )
     idle: float = 30 * 60.0
     limit: int = 1000
     clock: Callable[[], float] = time.monotonic
@@ -332,13 +339,10 @@ class Tenants:
 def _token_state(ctx: Context) -> AppState:
     state = ctx.request_context.lifespan_context
     if isinstance(state, Tenants):
-        token = user_token(ctx.headers)
+        token = state.token_of(ctx)
         if token is None:
             # The HTTP layer refuses such requests first; this is for any other way in.
-            raise ToolError(
-                f"This server uses each user's own Toggl API token: send it in the {USER_TOKEN_HEADER} "
-                "header of every HTTP request."
-            )
+            raise ToolError(state.missing)
         return state.for_token(token)
     assert isinstance(state, AppState)
     return state

@@ -1,0 +1,185 @@
+"""OAuth 2.1 for the HTTP transport (TOGGL_MCP_OAUTH=1), the MCP specification's authorization.
+
+The server is a protected resource (RFC 9728 metadata at `/.well-known/oauth-protected-resource`
+and `.../mcp`; a request without a valid token gets 401 with `WWW-Authenticate: Bearer
+resource_metadata=...`) and its own authorization server (RFC 8414 metadata, dynamic client
+registration, authorization code with PKCE S256, rotating refresh tokens, revocation), built
+from the SDK's `mcp.server.auth` routes. What is written here: the provider (`provider.py`), the
+records it keeps (`store.py`), and the login page where a person's Toggl token is checked
+(`login.py`). Each MCP request then acts as the person whose grant its access token names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.auth.handlers.metadata import MetadataHandler, ProtectedResourceMetadataHandler
+from mcp.server.auth.routes import build_metadata, cors_middleware
+from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.shared.auth import ProtectedResourceMetadata
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..config import ConfigError, Settings
+from .login import LoginPage
+from .provider import SCOPE, GrantAccessToken, TogglAuthProvider
+from .store import Backend, MemoryBackend, Records, RedisBackend
+
+__all__ = ["SCOPE", "GrantAccessToken", "OAuthServer"]
+
+log = logging.getLogger("toggl_groups_mcp.oauth")
+
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
+# Registrations per address in an hour: a client registers once per person and host.
+REGISTRATIONS_PER_HOUR = 30
+
+
+class OAuthServer:
+    """The parts of one server's OAuth: the SDK's settings, the provider, the login routes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: Any = None,
+        backend: Backend | None = None,
+        clock: Callable[[], float] = time.time,
+        check_token: Any = None,
+    ) -> None:
+        if settings.public_url is None:
+            raise ConfigError(
+                "TOGGL_MCP_OAUTH needs TOGGL_MCP_PUBLIC_URL off loopback: the https:// origin people "
+                "and clients reach the server at (for example https://team-host.example.com)"
+            )
+        if settings.oauth_secret is not None:
+            secret = settings.oauth_secret.get_secret_value().encode()
+        else:
+            # Only without Redis (config refuses it there): grants then live and die with this process.
+            secret = os.urandom(32)
+            log.warning(
+                "OAuth grants are kept in this process under a key of its own (no TOGGL_MCP_OAUTH_SECRET): "
+                "people log in again after a restart"
+            )
+        self.issuer = settings.public_url
+        self.resource = f"{settings.public_url}/mcp"
+        if backend is None:
+            redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+            backend = RedisBackend(redis_url) if redis_url else MemoryBackend()
+        self.records = Records(backend, secret)
+        self.provider = TogglAuthProvider(
+            self.records,
+            secret=secret,
+            issuer=self.issuer,
+            resource=self.resource,
+            redirect_hosts=settings.oauth_redirect_hosts,
+            clock=clock,
+        )
+        self.login = LoginPage(
+            self.provider, settings, secret=secret, check_token=check_token, transport=transport
+        )
+
+    def auth_settings(self) -> AuthSettings:
+        return AuthSettings(
+            # Strings, not AnyHttpUrl: these settings keep an origin without the slash an AnyHttpUrl
+            # adds, and OAuth compares issuers exactly (RFC 8414, RFC 9207).
+            issuer_url=self.issuer,  # type: ignore[arg-type]
+            resource_server_url=self.resource,  # type: ignore[arg-type]
+            # Tokens issued for another resource are refused (the SDK only warns when unset).
+            validate_token_resource=True,
+            required_scopes=[SCOPE],
+            client_registration_options=ClientRegistrationOptions(
+                enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE]
+            ),
+            revocation_options=RevocationOptions(enabled=True),
+        )
+
+    def routes(self) -> list[tuple[str, list[str], Any]]:
+        """The login page's routes, for `MCPServer.custom_route`."""
+        return [("/login", ["GET"], self.login.show), ("/login", ["POST"], self.login.submit)]
+
+    def finish(self, app: Any, security: TransportSecuritySettings) -> ASGIApp:
+        """The SDK's app with this server's metadata, behind the Host checks and the registration
+        limit.
+
+        The SDK's authorization server metadata names only client-secret authentication, yet the
+        public clients that hosted connectors are register with `none` (and its token handler takes
+        them): it is served here with `none` too, and with RFC 9207's `iss` in responses. The
+        resource metadata is served at the root form as well as `/mcp`'s.
+        """
+        settings = self.auth_settings()
+        assert settings.client_registration_options and settings.revocation_options
+        metadata = build_metadata(
+            settings.issuer_url,
+            None,
+            settings.client_registration_options,
+            settings.revocation_options,
+        )
+        methods = ["none", "client_secret_post", "client_secret_basic"]
+        metadata.token_endpoint_auth_methods_supported = methods
+        metadata.revocation_endpoint_auth_methods_supported = methods
+        metadata.authorization_response_iss_parameter_supported = True
+        resource = ProtectedResourceMetadata.model_validate(
+            {
+                "resource": self.resource,
+                "authorization_servers": [self.issuer],
+                "scopes_supported": [SCOPE],
+                "resource_name": "Toggl groups (toggl-groups-mcp)",
+            }
+        )
+        served = {
+            METADATA_PATH: MetadataHandler(metadata).handle,
+            RESOURCE_METADATA_PATH: ProtectedResourceMetadataHandler(resource).handle,
+            f"{RESOURCE_METADATA_PATH}/mcp": ProtectedResourceMetadataHandler(resource).handle,
+        }
+        routes = [r for r in app.router.routes if getattr(r, "path", None) not in served]
+        app.router.routes[:] = [
+            Route(path, endpoint=cors_middleware(handler, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
+            for path, handler in served.items()
+        ] + routes
+        return OAuthGuard(app, security, self.records, self.issuer)
+
+
+class OAuthGuard:
+    """Host checks on every path (the SDK applies them to /mcp only), an Origin check on the login
+    form, and a bound on registrations per address."""
+
+    def __init__(
+        self, app: ASGIApp, security: TransportSecuritySettings, records: Records, issuer: str
+    ) -> None:
+        self.app = app
+        self.checks = TransportSecurityMiddleware(security)
+        self.records = records
+        self.issuer = issuer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/mcp":
+            request = Request(scope)
+            refusal: Response | None = None
+            if not self.checks._validate_host(request.headers.get("host")):
+                refusal = PlainTextResponse("Invalid Host header", status_code=421)
+            elif scope["path"] == "/login" and request.method == "POST":
+                origin = request.headers.get("origin")
+                if origin not in (None, self.issuer) and not self.checks._validate_origin(origin):
+                    refusal = PlainTextResponse("Invalid Origin header", status_code=403)
+            elif scope["path"] == "/register" and request.method == "POST":
+                address = request.client.host if request.client else "unknown"
+                if await self.records.count("registrations", address, 3600) > REGISTRATIONS_PER_HOUR:
+                    refusal = JSONResponse(
+                        {
+                            "error": "invalid_client_metadata",
+                            "error_description": "too many registrations from this address: try again in an hour",
+                        },
+                        status_code=429,
+                    )
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
