@@ -20,8 +20,13 @@ from typing import Any
 from mcp.server.auth.handlers.metadata import MetadataHandler, ProtectedResourceMetadataHandler
 from mcp.server.auth.routes import build_metadata, cors_middleware
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.transport_security import (
+    RequestBodyLimitMiddleware,
+    TransportSecurityMiddleware,
+    TransportSecuritySettings,
+)
 from mcp.shared.auth import ProtectedResourceMetadata
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -29,8 +34,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import ConfigError, Settings
 from .login import LoginPage
-from .provider import SCOPE, GrantAccessToken, TogglAuthProvider
-from .store import Backend, MemoryBackend, Records, RedisBackend
+from .provider import SCOPE, SCOPES, GrantAccessToken, TogglAuthProvider
+from .store import Backend, MemoryBackend, Records, RedisBackend, StoreUnavailable
 
 __all__ = ["SCOPE", "GrantAccessToken", "OAuthServer"]
 
@@ -40,6 +45,7 @@ METADATA_PATH = "/.well-known/oauth-authorization-server"
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
 # Registrations per address in an hour: a client registers once per person and host.
 REGISTRATIONS_PER_HOUR = 30
+LOGIN_BODY_BYTES = 16 * 1024
 
 
 class OAuthServer:
@@ -96,7 +102,7 @@ class OAuthServer:
             validate_token_resource=True,
             required_scopes=[SCOPE],
             client_registration_options=ClientRegistrationOptions(
-                enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE]
+                enabled=True, valid_scopes=SCOPES, default_scopes=[SCOPE]
             ),
             revocation_options=RevocationOptions(enabled=True),
         )
@@ -144,7 +150,13 @@ class OAuthServer:
             Route(path, endpoint=cors_middleware(handler, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
             for path, handler in served.items()
         ] + routes
-        return OAuthGuard(app, security, self.records, self.issuer)
+        # Inside the app's own error handling (outermost of its middleware), so that a store that
+        # does not answer is said as a 503 before Starlette's catch-all makes it a 500.
+        app.user_middleware.insert(
+            0, Middleware(OAuthGuard, security=security, records=self.records, issuer=self.issuer)
+        )
+        finished: ASGIApp = app
+        return finished
 
 
 class OAuthGuard:
@@ -160,6 +172,30 @@ class OAuthGuard:
         self.issuer = issuer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._guarded(scope, receive, sending)
+        except StoreUnavailable:
+            if started:
+                raise
+            # Said as such, not as a 401 that would send the client to log in again.
+            unavailable = JSONResponse(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": "the server's store of logins (Redis) does not answer: try again shortly",
+                },
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+            await unavailable(scope, receive, send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] != "/mcp":
             request = Request(scope)
             refusal: Response | None = None
@@ -181,5 +217,9 @@ class OAuthGuard:
                     )
             if refusal is not None:
                 await refusal(scope, receive, send)
+                return
+            if scope["path"] == "/login":
+                # The SDK bounds the bodies of its own routes only; a login form is a few hundred bytes.
+                await RequestBodyLimitMiddleware(self.app, LOGIN_BODY_BYTES)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

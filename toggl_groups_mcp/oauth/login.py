@@ -267,8 +267,7 @@ keeps it encrypted; disconnecting the app makes the server forget it.</p>
             (f"client:{client_id}", FAILURES_PER_CLIENT),
             (f"addr:{address}", FAILURES_PER_ADDRESS),
         ):
-            raw = await self.records.backend.get(self.records.key("failures", ident))
-            if raw is not None and raw.isdigit() and int(raw) >= limit:
+            if await self.records.peek("failures", ident) >= limit:
                 return (
                     "Too many wrong tokens were tried for this app or from this address. Wait 15 minutes, "
                     "then try again."

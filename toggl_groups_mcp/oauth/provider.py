@@ -48,6 +48,8 @@ from .store import Records, derive
 log = logging.getLogger("toggl_groups_mcp.oauth")
 
 SCOPE = "toggl"
+# Asked for by clients that want refresh tokens (OpenID style); granted, as refresh tokens always are.
+SCOPES = [SCOPE, "offline_access"]
 ACCESS_SECONDS = 3600
 REFRESH_SECONDS = 30 * 86400
 CODE_SECONDS = 300
@@ -185,7 +187,8 @@ class TogglAuthProvider:
                 "explicit": params.redirect_uri_provided_explicitly,
                 "challenge": params.code_challenge,
                 "state": params.state,
-                "scopes": params.scopes or [SCOPE],
+                # A login gives the person's whole Toggl access, so `toggl` is always granted.
+                "scopes": sorted({*(params.scopes or []), SCOPE}),
                 "resource": self.resource,
             },
             LOGIN_SECONDS,

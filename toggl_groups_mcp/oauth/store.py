@@ -188,6 +188,10 @@ class Sealer:
         return record if isinstance(record, dict) else None
 
 
+class StoreUnavailable(Exception):
+    """The store (Redis) did not answer: nothing was decided, and the request is answered 503."""
+
+
 class Records:
     """Sealed records by kind and id over a backend (`MemoryBackend` or `RedisBackend`)."""
 
@@ -214,25 +218,40 @@ class Records:
             )
         return record
 
+    async def _call(self, step: Any) -> Any:
+        try:
+            return await step
+        except Exception as error:
+            log.error(
+                "the OAuth store does not answer (%s): logins and MCP requests fail until it does", error
+            )
+            raise StoreUnavailable(type(error).__name__) from None
+
     async def put(self, kind: str, ident: str, record: dict[str, Any], ttl: float) -> None:
         where = self.key(kind, ident)
-        await self.backend.set(where, self.sealer.seal(where, record), ttl)
+        await self._call(self.backend.set(where, self.sealer.seal(where, record), ttl))
 
     async def get(self, kind: str, ident: str) -> dict[str, Any] | None:
         where = self.key(kind, ident)
-        return self._opened(kind, where, await self.backend.get(where))
+        return self._opened(kind, where, await self._call(self.backend.get(where)))
 
     async def take(self, kind: str, ident: str) -> dict[str, Any] | None:
         """The record, removed in the same step: of two takers, one gets it."""
         where = self.key(kind, ident)
-        return self._opened(kind, where, await self.backend.take(where))
+        return self._opened(kind, where, await self._call(self.backend.take(where)))
 
     async def delete(self, kind: str, ident: str) -> None:
-        await self.backend.delete(self.key(kind, ident))
+        await self._call(self.backend.delete(self.key(kind, ident)))
 
     async def count(self, kind: str, ident: str, window: float) -> int:
         """Add one to a counter that lives `window` seconds from its first count."""
-        return await self.backend.count(self.key(kind, ident), window)
+        found: int = await self._call(self.backend.count(self.key(kind, ident), window))
+        return found
+
+    async def peek(self, kind: str, ident: str) -> int:
+        """A counter's value (0 when absent or not a number: counters are not sealed)."""
+        raw = await self._call(self.backend.get(self.key(kind, ident)))
+        return int(raw) if isinstance(raw, str) and raw.isdigit() else 0
 
     async def all(self, kind: str) -> list[dict[str, Any]]:
         """Every record of a kind that opens (the admin command's listing)."""
