@@ -71,7 +71,9 @@ def _page(title: str, body: str, *, nonce: str, status: int = 200, form_to: str 
         ),
         "Cache-Control": "no-store",
         "Pragma": "no-cache",
-        "Referrer-Policy": "no-referrer",
+        # Not no-referrer: with it Chromium sends `Origin: null` on the form's own POST, which the
+        # Origin check must refuse. same-origin still gives the client's site no referrer.
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
     }
