@@ -22,6 +22,7 @@ from . import (
     context,
     inproc,
     journal,
+    oauth,
     overhead,
     pacing,
     report,
@@ -42,6 +43,7 @@ SECTIONS = (
     "answers",
     "pacing",
     "shared",
+    "oauth",
 )
 IN_PROCESS = {"assistant", "context", "answers"}
 IN_PROCESS_NOTE = (
@@ -155,6 +157,11 @@ async def run(plan: Plan, only: set[str]) -> list[Row]:
             )
             say(f"shared pacing: section took {pooled.seconds:.0f} s")
 
+    if "oauth" in only:
+        say(
+            f"OAuth per request: {plan.calls} calls each through the header mode and OAuth (memory, Redis) ..."
+        )
+        rows += oauth.rows(await oauth.measure_oauth(plan.calls))
     if runs is not None:
         for run_ in runs:
             w = run_.workflow
