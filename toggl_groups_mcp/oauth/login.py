@@ -164,7 +164,8 @@ class LoginPage:
         status: int = 200,
     ) -> HTMLResponse:
         client = await self.provider.get_client(login["client_id"])
-        app = (client.client_name if client else None) or "An MCP client"
+        # The name a client registered itself under: shown (escaped, and cut short), never trusted.
+        app = " ".join(((client.client_name if client else None) or "An MCP client").split())[:80]
         target = urlsplit(login["redirect_uri"])
         where = target.netloc or f"{target.scheme}:"
         alert = (
