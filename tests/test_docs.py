@@ -129,3 +129,14 @@ def test_the_command_line_in_the_configuration_page_lists_every_option(
     options = set(re.findall(r"(--[a-z][a-z-]*)", capsys.readouterr().out)) - {"--help"}
     line = next(s for s in _read(CONFIGURATION).splitlines() if s.startswith("Command line:"))
     assert options == set(re.findall(r"\[(--[a-z][a-z-]*)", line))
+
+
+def test_the_configuration_table_says_off_for_every_switch_that_starts_off() -> None:
+    rows = _configuration_rows()
+    switches = re.findall(r'_flag\(env, "(TOGGL_[A-Z_]+)"\)', _read(ROOT / "toggl_groups_mcp" / "config.py"))
+    assert "TOGGL_MCP_OAUTH" in switches
+    settings = Settings.from_env({"TOGGL_API_TOKEN": "x" * 32})
+    for name in switches:
+        attribute = name.removeprefix("TOGGL_MCP_").lower()
+        assert getattr(settings, attribute) is False, name
+        assert rows[name][2] == "off", name

@@ -337,13 +337,90 @@ TEAM_CONFIGS = {
 }
 
 
-def compose_command() -> list[str]:
-    """The server's command line in compose.yaml (a JSON-style list on one line)."""
-    text = (TEAM / "compose.yaml").read_text()
+def compose_command(name: str = "compose.yaml") -> list[str]:
+    """The server's command line in a compose file (a JSON-style list on one line)."""
+    text = (TEAM / name).read_text()
     match = re.search(r"^\s+command: (\[.*\"--stateless\".*\])\s*$", text, re.M)
-    assert match, "compose.yaml has no server command with --stateless"
+    assert match, f"{name} has no server command with --stateless"
     command: list[str] = json.loads(match.group(1))
     return command
+
+
+TEAM_COMPOSE_FILES = ("compose.yaml", "compose.oauth.yaml")
+
+
+def compose_file(name: str) -> dict[str, Any]:
+    import yaml
+
+    loaded: dict[str, Any] = yaml.safe_load((TEAM / name).read_text())
+    return loaded
+
+
+def compose_interpolated(environment: dict[str, Any], given: dict[str, str]) -> dict[str, str]:
+    """The server's environment as compose fills it in from `given` (its .env): `${X:?why}` refuses
+    to start without X, `${X:-default}` falls back; a literal stays as written."""
+
+    def fill(match: re.Match[str]) -> str:
+        variable, form, word = match.group(1), match.group(2), match.group(3)
+        value = given.get(variable, "")
+        if form == ":?" and not value:
+            raise AssertionError(f"compose refuses to start: {variable} is not set ({word})")
+        return value or (word if form == ":-" else "")
+
+    return {
+        name: re.sub(r"\$\{([A-Z_]+)(?:(:\?|:-)([^}]*))?\}", fill, str(value))
+        for name, value in environment.items()
+    }
+
+
+def variables_the_server_reads() -> set[str]:
+    return {
+        name
+        for source in (REPO / "toggl_groups_mcp").rglob("*.py")
+        for name in re.findall(r'"(TOGGL_[A-Z_]+)"', source.read_text())
+    }
+
+
+@pytest.mark.parametrize("name", TEAM_COMPOSE_FILES)
+def test_each_team_compose_file_sets_settings_the_server_reads_and_runs_a_command_it_parses(
+    name: str,
+) -> None:
+    from toggl_groups_mcp.__main__ import parse_args
+
+    service = compose_file(name)["services"]["toggl-groups-mcp"]
+    unknown = set(service["environment"]) - variables_the_server_reads()
+    assert not unknown, f"{name} sets variables the server never reads: {unknown}"
+    assert service["command"] == compose_command(name)
+    args = parse_args(service["command"])
+    assert (args.transport, args.stateless, args.host) == ("http", True, "0.0.0.0")
+    assert args.workers > 1 and service["environment"]["TOGGL_MCP_REDIS_URL"] == "redis://redis:6379/0"
+    assert (TEAM / service["build"]["context"]).resolve() == REPO
+    assert (REPO / service["build"]["dockerfile"]).resolve() == REPO / "Dockerfile"
+    assert "ports" not in compose_file(name)["services"]["redis"]  # Redis never leaves the network
+
+
+def test_the_oauth_compose_file_requires_the_public_url_and_the_secret_and_sets_no_team_token() -> None:
+    environment = compose_file("compose.oauth.yaml")["services"]["toggl-groups-mcp"]["environment"]
+    assert environment["TOGGL_MCP_OAUTH"] == "1"
+    for required in ("TOGGL_MCP_PUBLIC_URL", "TOGGL_MCP_OAUTH_SECRET"):
+        assert environment[required].startswith("${" + required + ":?"), required
+        with pytest.raises(AssertionError, match="compose refuses"):
+            compose_interpolated(
+                environment,
+                {"TOGGL_MCP_PUBLIC_URL": "https://h", "TOGGL_MCP_OAUTH_SECRET": "s"} | {required: ""},
+            )
+    assert not {"TOGGL_MCP_HTTP_TOKEN", "TOGGL_MCP_PER_USER_TOKENS"} & set(environment)
+    # Filled in as the README's .env says, the settings are ones the server starts with.
+    filled = compose_interpolated(
+        environment,
+        {"TOGGL_MCP_PUBLIC_URL": "https://team-host.example.com", "TOGGL_MCP_OAUTH_SECRET": "0f" * 32},
+    )
+    settings = Settings.from_env(filled)
+    assert settings.oauth and settings.public_url == "https://team-host.example.com"
+    assert settings.oauth_redirect_hosts == ()
+    # The image it builds has what OAuth needs (cryptography, through the `oauth` extra).
+    install = re.search(r"pip install \"\$\{wheel\}\[([a-z,]+)\]\"", (REPO / "Dockerfile").read_text())
+    assert install and "oauth" in install.group(1).split(",")
 
 
 def test_the_compose_file_runs_stateless_workers_that_share_limits_and_take_user_tokens() -> None:
@@ -372,7 +449,9 @@ def running(command: list[str], env: dict[str, str], port: int) -> Iterator[None
             print(stderr.read().decode(errors="replace")[-4000:], file=sys.stderr)
             raise
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
+            # A server that stopped by itself (a setting it refused) has no group left to signal.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
@@ -435,3 +514,173 @@ async def test_the_team_host_configs_reach_a_server_run_as_compose_runs_it() -> 
             for config in TEAM_CONFIGS:
                 assert seen[config, "alex"] == {"Acme Studio", "Globex Research", "Initech"}
                 assert seen[config, "gustavo"] == {"Globex Research"}
+
+
+# -- the OAuth team server: a remote connector, as compose.oauth.yaml runs it ---------------------------
+
+CLAUDE_CALLBACK = "https://claude.ai/api/mcp/auth_callback"
+
+
+async def connector_login(public: str, toggl_token: str) -> tuple[set[str], str]:
+    """A hosted connector that knows only `<public>/mcp`, as claude.ai registers (its callback), with
+    the person's browser step scripted: the organizations it sees, and its access token."""
+    import httpx2
+    from mcp.client.auth import OAuthClientProvider, TokenStorage
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.auth import (
+        AuthorizationCodeResult,
+        OAuthClientInformationFull,
+        OAuthClientMetadata,
+        OAuthToken,
+    )
+
+    class Memory(TokenStorage):
+        tokens: OAuthToken | None = None
+        client: OAuthClientInformationFull | None = None
+
+        async def get_tokens(self) -> OAuthToken | None:
+            return self.tokens
+
+        async def set_tokens(self, tokens: OAuthToken) -> None:
+            self.tokens = tokens
+
+        async def get_client_info(self) -> OAuthClientInformationFull | None:
+            return self.client
+
+        async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+            self.client = client_info
+
+    back: dict[str, str] = {}
+
+    async def browser(authorization_url: str) -> None:
+        async with httpx2.AsyncClient(follow_redirects=True, timeout=30) as person:
+            page = await person.get(authorization_url)
+            assert page.status_code == 200 and "Your Toggl API token" in page.text, page.text
+            fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+            sent = await person.post(
+                f"{public}/login",
+                data={**fields, "toggl_token": toggl_token, "action": "allow"},
+                follow_redirects=False,
+            )
+        assert sent.status_code == 303, sent.text
+        location = httpx2.URL(sent.headers["location"])
+        assert str(location.copy_with(query=None)) == CLAUDE_CALLBACK
+        back.update({k: location.params[k] for k in ("code", "state", "iss")})
+
+    async def callback() -> AuthorizationCodeResult:
+        return AuthorizationCodeResult(code=back["code"], state=back["state"], iss=back["iss"])
+
+    storage = Memory()
+    auth = OAuthClientProvider(
+        f"{public}/mcp",
+        OAuthClientMetadata.model_validate(
+            {
+                "client_name": "Connector",
+                "redirect_uris": [CLAUDE_CALLBACK],
+                "token_endpoint_auth_method": "none",
+            }
+        ),
+        storage,
+        redirect_handler=browser,
+        callback_handler=callback,
+    )
+    http = httpx2.AsyncClient(auth=auth, timeout=30)
+    with anyio.fail_after(90):
+        async with http, Client(streamable_http_client(f"{public}/mcp", http_client=http)) as client:
+            result = await client.call_tool("list_organizations", {})
+    assert not result.is_error, result.content
+    assert storage.tokens is not None
+    return {
+        o["name"] for o in (result.structured_content or {})["organizations"]
+    }, storage.tokens.access_token
+
+
+async def mcp_status(public: str, access_token: str | None) -> Any:
+    """The answer to an initialize request with this access token (or none)."""
+    import httpx2
+
+    headers = {"Accept": "application/json, text/event-stream"}
+    if access_token:
+        headers["Authorization"] = f"Bearer {access_token}"
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    async with httpx2.AsyncClient(timeout=30) as http:
+        return await http.post(f"{public}/mcp", json=initialize, headers=headers)
+
+
+@pytest.mark.anyio
+async def test_a_remote_connector_reaches_the_oauth_compose_setup_and_its_admin_revokes_a_person() -> None:
+    """compose.oauth.yaml's command and environment (two workers here, Redis, the README's .env with
+    claude.ai as the only redirect host), on loopback: a client that knows only the URL discovers
+    the server, each person logs in with their Toggl token and sees their own Toggl, and the
+    documented `oauth list` / `oauth revoke --user EMAIL` end one person's access only."""
+    import httpx2
+
+    from tests.e2e.test_team_server import ALEX_TOKEN, GUSTAVO_TOKEN
+    from tests.redis_server import RedisServer, free_port
+    from toggl_groups_mcp.sandbox import SandboxConfig, SandboxThread
+    from toggl_groups_mcp.sandbox.demo import USER_GUSTAVO
+
+    command = compose_command("compose.oauth.yaml")
+    port = free_port()
+    command[command.index("--workers") + 1] = "2"
+    command[command.index("--port") + 1] = str(port)
+    command[command.index("--host") + 1] = "127.0.0.1"
+    public = f"http://127.0.0.1:{port}"
+    environment = compose_file("compose.oauth.yaml")["services"]["toggl-groups-mcp"]["environment"]
+    sandbox_config = SandboxConfig(token=ALEX_TOKEN, other_tokens={GUSTAVO_TOKEN: USER_GUSTAVO})
+    with RedisServer() as redis, SandboxThread(sandbox_config) as sandbox:
+        env = {
+            **quiet_env(),
+            **compose_interpolated(
+                environment,
+                {
+                    "TOGGL_MCP_PUBLIC_URL": public,
+                    "TOGGL_MCP_OAUTH_SECRET": "5e" * 32,
+                    "TOGGL_MCP_OAUTH_REDIRECT_HOSTS": "claude.ai",
+                },
+            ),
+            "TOGGL_API_URL": sandbox.url,
+            "TOGGL_MCP_REDIS_URL": redis.url,
+            "TOGGL_MCP_JOURNAL": "off",
+        }
+        with running(command, env, port):
+            refused = await mcp_status(public, None)
+            assert refused.status_code == 401
+            metadata_url = f"{public}/.well-known/oauth-protected-resource/mcp"
+            assert f'resource_metadata="{metadata_url}"' in refused.headers["www-authenticate"]
+            async with httpx2.AsyncClient(timeout=30) as http:
+                metadata = (await http.get(metadata_url)).json()
+            assert metadata["resource"] == f"{public}/mcp" and metadata["authorization_servers"] == [public]
+
+            alex, alex_access = await connector_login(public, ALEX_TOKEN)
+            gustavo, gustavo_access = await connector_login(public, GUSTAVO_TOKEN)
+            assert alex == {"Acme Studio", "Globex Research", "Initech"}
+            assert gustavo == {"Globex Research"}
+
+            def admin(*args: str) -> subprocess.CompletedProcess[str]:
+                done = subprocess.run(
+                    [str(CONSOLE_SCRIPT), "oauth", *args], env=env, capture_output=True, text=True, timeout=60
+                )
+                assert done.returncode == 0, done.stderr
+                return done
+
+            listed = admin("list").stdout.splitlines()
+            assert len(listed) == 2 and all("via Connector" in line for line in listed), listed
+            (alex_line,) = [line for line in listed if "Alex Morgan" in line]
+            email = re.search(r"<([^>]+)>", alex_line)
+            assert email, alex_line
+            assert "revoked: Alex Morgan" in admin("revoke", "--user", email.group(1)).stdout
+            assert (await mcp_status(public, alex_access)).status_code == 401
+            assert (await mcp_status(public, gustavo_access)).status_code == 200
+            assert [line for line in admin("list").stdout.splitlines()] == [
+                line for line in listed if "Alex Morgan" not in line
+            ]
