@@ -50,7 +50,8 @@ LABEL io.modelcontextprotocol.server.name="io.github.toggl-groups-mcp/toggl-grou
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="https://github.com/toggl-groups-mcp/toggl-groups-mcp"
 
-# The `redis` extra brings the client for rate limits shared by every worker (TOGGL_MCP_REDIS_URL).
+# The `redis` extra brings the client for rate limits shared by every worker (TOGGL_MCP_REDIS_URL);
+# `oauth` brings cryptography, which seals the grants of remote connectors (TOGGL_MCP_OAUTH).
 COPY --from=build /wheels /wheels
 RUN set -eu; wheel=$(ls /wheels/toggl_groups_mcp-*.whl); pip install "${wheel}[redis,oauth]"; rm -rf /wheels
 

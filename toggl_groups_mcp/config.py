@@ -144,6 +144,24 @@ def redirect_hosts(raw: str) -> tuple[str, ...]:
     return names
 
 
+def trusted_proxies(raw: str) -> tuple[str, ...]:
+    """TOGGL_MCP_TRUSTED_PROXIES: addresses or networks (10.0.0.0/8) whose X-Forwarded-For names
+    the client's address (for the login's limits per address); `*` trusts any."""
+    import ipaddress
+
+    names = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for name in names:
+        try:
+            if name != "*":
+                ipaddress.ip_network(name, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"TOGGL_MCP_TRUSTED_PROXIES must be a comma list of addresses or networks (172.16.0.0/12) "
+                f"or *, got {name!r}"
+            ) from None
+    return names
+
+
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -223,6 +241,9 @@ class Settings:
     oauth_secret: SecretStr | None = field(default=None, repr=False)
     # Hosts and schemes a client may register redirects to (TOGGL_MCP_OAUTH_REDIRECT_HOSTS).
     oauth_redirect_hosts: tuple[str, ...] = ()
+    # Reverse proxies whose X-Forwarded-For gives the client's address (TOGGL_MCP_TRUSTED_PROXIES);
+    # empty: uvicorn's default, loopback only.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -265,6 +286,7 @@ class Settings:
             else None,
             "oauth_secret": _key(env, "TOGGL_MCP_OAUTH_SECRET"),
             "oauth_redirect_hosts": redirect_hosts(env.get("TOGGL_MCP_OAUTH_REDIRECT_HOSTS", "")),
+            "trusted_proxies": trusted_proxies(env.get("TOGGL_MCP_TRUSTED_PROXIES", "")),
         }
         values.update(overrides)
         settings = cls(**values)

@@ -181,7 +181,15 @@ async def serve_http(
     if settings.oauth:
         log.warning("OAuth: people connect at %s/mcp and log in with their Toggl token", settings.public_url)
     # log_config=None: uvicorn keeps its records flowing to our handler, whose filter scrubs secrets.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", log_config=None)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        log_config=None,
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+    )
     log.warning(
         "MCP over streamable HTTP at http://%s:%s/mcp%s", host, port, " (stateless)" if stateless else ""
     )
@@ -216,6 +224,7 @@ def serve_workers(settings: Settings, options: dict[str, Any], *, host: str, por
         log_level="warning",
         lifespan="on",
         log_config=None,
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
 
 

@@ -33,10 +33,13 @@ from .store import derive
 
 log = logging.getLogger("toggl_groups_mcp.oauth")
 
-# Failed tokens: per client and per address, in a window of this many seconds.
+# Failed tokens, in a window of this many seconds: per client from one address (a person's typos),
+# per address (one source trying many clients), and per client from anywhere (a wide bound, so that
+# whoever learns a client's id cannot lock its person out with a few posts).
 FAILURE_WINDOW = 15 * 60
-FAILURES_PER_CLIENT = 10
+FAILURES_PER_CLIENT_ADDRESS = 10
 FAILURES_PER_ADDRESS = 20
+FAILURES_PER_CLIENT = 100
 MAX_FIELD = 1024
 
 CheckToken = Callable[[str], Awaitable[dict[str, Any] | None]]
@@ -187,7 +190,8 @@ through this server ({html.escape(self.issuer)}). After you sign in you return t
 <input type="password" id="toggl_token" name="toggl_token" autocomplete="off" spellcheck="false"
  required maxlength="256" aria-describedby="{described}"{' aria-invalid="true" autofocus' if error else ""}>
 <p class="help" id="help">In Toggl Track: Profile settings, API Token. The server checks it with Toggl and
-keeps it encrypted; disconnecting the app makes the server forget it.</p>
+keeps it encrypted; revoking the app's access (in the app, where it offers that, or by the server's
+admin) makes the server forget it.</p>
 <div class="actions">
 <button type="submit" name="action" value="allow">Allow</button>
 <button type="submit" name="action" value="deny" formnovalidate>Deny</button>
@@ -266,10 +270,7 @@ keeps it encrypted; disconnecting the app makes the server forget it.</p>
         return RedirectResponse(uri, status_code=303, headers={"Cache-Control": "no-store"})
 
     async def _locked_out(self, client_id: str, address: str) -> str:
-        for ident, limit in (
-            (f"client:{client_id}", FAILURES_PER_CLIENT),
-            (f"addr:{address}", FAILURES_PER_ADDRESS),
-        ):
+        for ident, limit in self._counters(client_id, address):
             if await self.records.peek("failures", ident) >= limit:
                 return (
                     "Too many wrong tokens were tried for this app or from this address. Wait 15 minutes, "
@@ -277,6 +278,14 @@ keeps it encrypted; disconnecting the app makes the server forget it.</p>
                 )
         return ""
 
+    @staticmethod
+    def _counters(client_id: str, address: str) -> list[tuple[str, int]]:
+        return [
+            (f"client-addr:{client_id}\0{address}", FAILURES_PER_CLIENT_ADDRESS),
+            (f"addr:{address}", FAILURES_PER_ADDRESS),
+            (f"client:{client_id}", FAILURES_PER_CLIENT),
+        ]
+
     async def _failed(self, client_id: str, address: str) -> None:
-        await self.records.count("failures", f"client:{client_id}", FAILURE_WINDOW)
-        await self.records.count("failures", f"addr:{address}", FAILURE_WINDOW)
+        for ident, _ in self._counters(client_id, address):
+            await self.records.count("failures", ident, FAILURE_WINDOW)

@@ -271,8 +271,15 @@ class TogglAuthProvider:
         grant = await self.records.get("grant", authorization_code.grant_id)
         if grant is None or grant.get("client_id") != client.client_id:
             raise TokenError("invalid_grant", "the login this code came from has ended: log in again")
-        await self.records.put("grant", grant["id"], grant, REFRESH_SECONDS)
+        await self._renew(client, grant)
         return await self._issue(grant, authorization_code.scopes)
+
+    async def _renew(self, client: OAuthClientInformationFull, grant: dict[str, Any]) -> None:
+        """A grant in use lives as long as its newest refresh token, and so does its client's
+        registration (a connector used daily is never told to register again)."""
+        await self.records.put("grant", grant["id"], grant, REFRESH_SECONDS)
+        record = client.model_dump(mode="json", exclude_none=True)
+        await self.records.put("client", client.client_id, record, max(CLIENT_SECONDS, REFRESH_SECONDS))
 
     # -- tokens ---------------------------------------------------------------------------------
     async def _issue(self, grant: dict[str, Any], scopes: list[str]) -> OAuthToken:
@@ -380,7 +387,7 @@ class TogglAuthProvider:
         grant = await self.records.get("grant", refresh_token.grant_id)
         if grant is None or grant.get("client_id") != client.client_id:
             raise TokenError("invalid_grant", "this grant was revoked: log in again")
-        await self.records.put("grant", grant["id"], grant, REFRESH_SECONDS)
+        await self._renew(client, grant)
         return await self._issue(grant, scopes)
 
     # -- revocation -------------------------------------------------------------------------------
