@@ -634,13 +634,18 @@ def test_the_image_builds_and_installs_the_server_with_redis(
 # -- the team example builds the top-level image -----------------------------------------------------
 
 
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((REPO / "examples" / "team" / "compose.yaml").read_text())
+# The bearer-and-header team server, and the OAuth one for remote connectors.
+COMPOSE_FILES = ["compose.yaml", "compose.oauth.yaml"]
+
+
+def compose(name: str = "compose.yaml") -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "examples" / "team" / name).read_text())
     return loaded
 
 
-def test_the_team_compose_file_builds_the_top_level_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    service = compose()["services"]["toggl-groups-mcp"]
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_the_team_compose_file_builds_the_top_level_image(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = compose(name)["services"]["toggl-groups-mcp"]
     context = (REPO / "examples" / "team" / service["build"]["context"]).resolve()
     assert context == REPO
     assert (context / service["build"]["dockerfile"]).resolve() == REPO / "Dockerfile"
@@ -655,6 +660,7 @@ def test_the_team_compose_file_builds_the_top_level_image(monkeypatch: pytest.Mo
     assert set(json.loads(last(final, "VOLUME").args)) <= volume_paths
 
 
-def test_the_team_compose_file_sets_only_variables_the_server_reads() -> None:
-    environment = compose()["services"]["toggl-groups-mcp"]["environment"]
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_the_team_compose_file_sets_only_variables_the_server_reads(name: str) -> None:
+    environment = compose(name)["services"]["toggl-groups-mcp"]["environment"]
     assert set(environment) <= config_variables(), set(environment) - config_variables()
