@@ -172,6 +172,16 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, *, stateless
     return BearerToken(app, token) if token else app
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    # log_config=None: uvicorn keeps its records flowing to our handler, whose filter scrubs secrets.
+    return {
+        "log_level": "warning",
+        "lifespan": "on",
+        "log_config": None,
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
+    }
+
+
 async def serve_http(
     server: MCPServer[Any], settings: Settings, *, host: str, port: int, stateless: bool = False
 ) -> None:
@@ -180,16 +190,7 @@ async def serve_http(
     app = http_app(server, settings, host, stateless=stateless)
     if settings.oauth:
         log.warning("OAuth: people connect at %s/mcp and log in with their Toggl token", settings.public_url)
-    # log_config=None: uvicorn keeps its records flowing to our handler, whose filter scrubs secrets.
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        log_config=None,
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-    )
+    config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
     log.warning(
         "MCP over streamable HTTP at http://%s:%s/mcp%s", host, port, " (stateless)" if stateless else ""
     )
@@ -221,10 +222,7 @@ def serve_workers(settings: Settings, options: dict[str, Any], *, host: str, por
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
-        lifespan="on",
-        log_config=None,
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        **uvicorn_options(settings),
     )
 
 
