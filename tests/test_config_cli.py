@@ -239,3 +239,24 @@ def test_the_server_with_a_short_state_key_exits_2_with_one_line_that_does_not_s
     lines = completed.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "TOGGL_MCP_STATE_KEY" in lines[0], lines
     assert "short-key-1234" not in lines[0]
+
+
+# -- the proxies whose X-Forwarded-For is believed (TOGGL_MCP_TRUSTED_PROXIES) -------------------------
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_reach_uvicorn() -> None:
+    from toggl_groups_mcp.http import uvicorn_options
+
+    settings = Settings.from_env(
+        {"TOGGL_API_TOKEN": TOKEN, "TOGGL_MCP_TRUSTED_PROXIES": " 10.0.0.5, 172.16.0.0/12,"}
+    )
+    assert settings.trusted_proxies == ("10.0.0.5", "172.16.0.0/12")
+    assert uvicorn_options(settings)["forwarded_allow_ips"] == ["10.0.0.5", "172.16.0.0/12"]
+    # Unset: uvicorn's own default (loopback), not "trust everyone".
+    assert uvicorn_options(Settings.from_env({"TOGGL_API_TOKEN": TOKEN}))["forwarded_allow_ips"] is None
+
+
+@pytest.mark.parametrize("value", ["proxy.example", "10.0.0.0/33", "10.0.0.1 10.0.0.2"])
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_server_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="TOGGL_MCP_TRUSTED_PROXIES must be a comma list"):
+        Settings.from_env({"TOGGL_API_TOKEN": TOKEN, "TOGGL_MCP_TRUSTED_PROXIES": value})
