@@ -48,7 +48,7 @@ from tests.redis_server import RedisServer, redis_fixture
 from tests.test_http_transport import INIT, MCP_HEADERS
 from tests.test_team_confirmations import REFUSED_STATE, answer_of, deletes, tool_call
 from toggl_groups_mcp.config import ConfigError, Settings
-from toggl_groups_mcp.http import http_app
+from toggl_groups_mcp.http import http_app, uvicorn_options
 from toggl_groups_mcp.oauth import OAuthServer
 from toggl_groups_mcp.oauth.store import MemoryBackend
 from toggl_groups_mcp.sandbox import SandboxConfig, SandboxThread
@@ -101,6 +101,8 @@ class Served:
     issuer: str
     oauth: OAuthServer
     settings: Settings
+    # Where it listens (the issuer, unless a public URL says otherwise).
+    bound: str
 
     @property
     def resource(self) -> str:
@@ -120,7 +122,8 @@ async def serving(
     settings = oauth_settings(sb, port, **overrides)
     server = build_server(settings)
     app = http_app(server, settings, "127.0.0.1", stateless=stateless)
-    runner = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # The server's own uvicorn options: the trusted proxies among them.
+    runner = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(settings)))
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: runner.serve(sockets=[sock]))
@@ -128,7 +131,8 @@ async def serving(
                 while not runner.started:  # noqa: ASYNC110 - uvicorn offers no started event
                     await anyio.sleep(0.02)
             try:
-                yield Served(settings.public_url or "", server.oauth, settings)  # type: ignore[attr-defined]
+                oauth = server.oauth  # type: ignore[attr-defined]
+                yield Served(settings.public_url or "", oauth, settings, f"http://127.0.0.1:{port}")
             finally:
                 runner.should_exit = True
     finally:
@@ -472,8 +476,11 @@ def sdk_auth(served: Served, toggl_token: str, storage: Memory | None = None) ->
     )
 
 
-async def organizations(served: Served, toggl_token: str, era: str) -> list[str]:
-    auth = sdk_auth(served, toggl_token)
+async def organizations(
+    served: Served, toggl_token: str, era: str, auth: OAuthClientProvider | None = None
+) -> list[str]:
+    """The names of the organizations `list_organizations` shows this person, through the SDK."""
+    auth = auth or sdk_auth(served, toggl_token)
     async with (
         httpx2.AsyncClient(auth=auth, timeout=TIMEOUT) as http,
         Client(streamable_http_client(served.resource, http_client=http), mode=ERAS[era]) as client,
@@ -483,6 +490,31 @@ async def organizations(served: Served, toggl_token: str, era: str) -> list[str]
     found = result.structured_content
     assert isinstance(found, dict), result
     return sorted(org["name"] for org in found["organizations"])
+
+
+async def test_the_sdk_client_refreshes_an_expired_access_token_without_a_new_login(
+    sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = Memory()
+    async with serving(sandbox) as served:
+        auth = sdk_auth(served, ALEX, storage)
+        first = await organizations(served, ALEX, "modern", auth)
+        old = storage.tokens
+        assert old is not None and old.expires_in
+        # An hour and more later, for the server and for the client.
+        provider = served.oauth.provider
+        now = provider.clock()
+        monkeypatch.setattr(provider, "clock", lambda: now + old.expires_in + 60)
+        async with http_client() as http:
+            assert await status_with(http, served, old.access_token) == 401
+        auth.context.token_expiry_time = 1.0
+        second = await organizations(served, ALEX, "modern", auth)
+        logins = await grants(served)
+    assert second == first
+    assert storage.tokens is not None and storage.tokens.access_token != old.access_token
+    assert storage.tokens.refresh_token != old.refresh_token
+    # One grant: the person logged in once (a new login would have made another).
+    assert len(logins) == 1
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -794,9 +826,20 @@ async def test_a_tampered_access_token_gets_401(sandbox: SandboxThread) -> None:
             "Bearer " + access,
         ]
         answers = [await status_with(http, served, t) for t in tampered]
+        before = len(sandbox.sandbox.request_log())
+        call = tool_call("list_organizations", {})
+        calls = [
+            (await http.post(served.resource, json=call, headers=wire(t, call))).status_code for t in tampered
+        ]
+        asked = len(sandbox.sandbox.request_log()) - before
         still = await status_with(http, served, access)
+        right = answer_of(await http.post(served.resource, json=call, headers=wire(access, call)))
+        asked_right = len(sandbox.sandbox.request_log()) - before
     assert answers == [401] * len(tampered)
+    # No tool ran: nothing was asked of Toggl.
+    assert calls == [401] * len(tampered) and asked == 0
     assert still == 200
+    assert right["result"]["isError"] is False and asked_right > 0, right
 
 
 async def test_an_expired_access_token_gets_401(
@@ -1246,3 +1289,108 @@ async def test_a_huge_login_form_is_refused_before_it_is_read(sandbox: SandboxTh
         issued = await grants(served)
     assert huge.status_code == 413, huge.text
     assert issued == [] and me_requests(sandbox) == 0
+
+
+# -- addresses, names and origins --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxies", [("10.0.0.1",), ("127.0.0.1",)], ids=["untrusted-sender", "trusted-proxy"]
+)
+async def test_a_forged_x_forwarded_for_does_not_dodge_the_failure_limit(
+    proxies: tuple[str, ...], sandbox: SandboxThread
+) -> None:
+    """From a sender that is not a trusted proxy the header is ignored; through a trusted proxy
+    that appends the real address, the addresses a client wrote before it are ignored."""
+    async with serving(sandbox, trusted_proxies=proxies) as served, http_client() as http:
+        login = await start(http, served)
+        for n in range(10):
+            forged = {"X-Forwarded-For": f"203.0.113.{n}, 198.51.100.7"}
+            wrong = await submit(http, served, login, STRANGER, **forged)
+            assert wrong.status_code == 400, wrong.text
+        locked = await submit(http, served, login, ALEX, **{"X-Forwarded-For": "203.0.113.99, 198.51.100.7"})
+    assert locked.status_code == 429, locked.text
+    assert me_requests(sandbox) == 10
+
+
+async def test_behind_a_trusted_proxy_one_persons_typos_do_not_lock_out_the_same_client_elsewhere(
+    sandbox: SandboxThread,
+) -> None:
+    async with serving(sandbox, trusted_proxies=("127.0.0.1",)) as served, http_client() as http:
+        login = await start(http, served)
+        typist = {"X-Forwarded-For": "203.0.113.5"}
+        wrong = [(await submit(http, served, login, STRANGER, **typist)).status_code for _ in range(10)]
+        locked = await submit(http, served, login, ALEX, **typist)
+        elsewhere = await submit(http, served, login, ALEX, **{"X-Forwarded-For": "198.51.100.7"})
+    assert wrong == [400] * 10
+    assert locked.status_code == 429
+    assert redirected(elsewhere)["code"]
+
+
+async def test_one_address_trying_many_clients_is_locked_out_after_twenty_wrong_tokens(
+    sandbox: SandboxThread,
+) -> None:
+    async with serving(sandbox) as served, http_client() as http:
+        logins = [await start(http, served) for _ in range(3)]
+        wrong = [(await submit(http, served, logins[n // 9], STRANGER)).status_code for n in range(20)]
+        locked = await submit(http, served, logins[2], ALEX)
+    assert wrong == [400] * 20
+    assert locked.status_code == 429
+    assert me_requests(sandbox) == 20
+
+
+async def test_a_clients_name_is_shown_escaped_and_cut_short_on_the_login_page(
+    sandbox: SandboxThread,
+) -> None:
+    name = '<script>alert("x")</script><img src=x onerror=alert(1)>' + "A" * 200
+    async with serving(sandbox) as served, http_client() as http:
+        meta = await discover(http, served.resource)
+        client = (await register(http, meta, client_name=name)).json()
+        login = await start(http, served, client)
+    assert login.page is not None
+    assert "<script" not in login.page.text and "<img" not in login.page.text
+    assert "&lt;script&gt;" in login.page.text
+    assert "A" * 81 not in login.page.text
+
+
+async def test_behind_an_https_public_url_the_login_cookie_is_host_only_and_secure(
+    sandbox: SandboxThread,
+) -> None:
+    public = "https://team.example.com"
+    async with (
+        serving(sandbox, public_url=public) as served,
+        httpx.AsyncClient(
+            base_url=served.bound, headers={"Host": "team.example.com"}, timeout=TIMEOUT
+        ) as http,
+    ):
+        meta = (await http.get("/.well-known/oauth-authorization-server")).json()
+        assert meta["issuer"].rstrip("/") == public and meta["token_endpoint"] == f"{public}/token", meta
+        client = (
+            await http.post(
+                "/register", json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+            )
+        ).json()
+        local = {**meta, "authorization_endpoint": f"{served.bound}/authorize"}
+        sent = await authorize(http, local, client, pkce()[1], state="s1")
+        assert sent.headers["location"].startswith(f"{public}/login?"), sent.headers
+        target = urlsplit(sent.headers["location"])
+        page = await http.get(f"{target.path}?{target.query}")
+        cookie = page.headers["set-cookie"]
+        name, value = cookie.split(";")[0].split("=", 1)
+        data = {
+            "request": form_field(page.text, "request"),
+            "csrf": form_field(page.text, "csrf"),
+            "toggl_token": ALEX,
+            "action": "allow",
+        }
+        http.cookies.clear()
+        plain = await http.post(
+            "/login", data=data, headers={"Cookie": f"{name}={value}", "Origin": "http://team.example.com"}
+        )
+        right = await http.post("/login", data=data, headers={"Cookie": f"{name}={value}", "Origin": public})
+    assert name == "__Host-toggl_mcp_login"
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "samesite=strict", "path=/"} <= attributes, cookie
+    assert not any(a.startswith("domain") for a in attributes), cookie
+    assert plain.status_code == 403
+    assert redirected(right)["iss"] == public
