@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from mcp.server.auth.handlers.metadata import MetadataHandler, ProtectedResourceMetadataHandler
 from mcp.server.auth.routes import build_metadata, cors_middleware
@@ -30,7 +31,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import ConfigError, Settings
 from .login import LoginPage
@@ -46,6 +47,8 @@ RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
 # Registrations per address in an hour: a client registers once per person and host.
 REGISTRATIONS_PER_HOUR = 30
 LOGIN_BODY_BYTES = 16 * 1024
+REVOCATION_PATH = "/revoke"
+REVOCATION_BODY_BYTES = 64 * 1024
 
 
 class OAuthServer:
@@ -145,7 +148,13 @@ class OAuthServer:
             RESOURCE_METADATA_PATH: ProtectedResourceMetadataHandler(resource).handle,
             f"{RESOURCE_METADATA_PATH}/mcp": ProtectedResourceMetadataHandler(resource).handle,
         }
-        routes = [r for r in app.router.routes if getattr(r, "path", None) not in served]
+        routes = [
+            Route(REVOCATION_PATH, endpoint=PublicRevocation(r.app), methods=["POST", "OPTIONS"])
+            if getattr(r, "path", None) == REVOCATION_PATH
+            else r
+            for r in app.router.routes
+            if getattr(r, "path", None) not in served
+        ]
         app.router.routes[:] = [
             Route(path, endpoint=cors_middleware(handler, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
             for path, handler in served.items()
@@ -157,6 +166,47 @@ class OAuthServer:
         )
         finished: ASGIApp = app
         return finished
+
+
+class PublicRevocation:
+    """RFC 7009 for public clients: the SDK's revocation request model requires `client_secret`,
+    which a public client (auth method `none`) never has; an absent one is sent on as empty. (A
+    client registered with a secret must still send it: the SDK's client check refuses an empty
+    one.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        form = (
+            headers.get(b"content-type", b"").split(b";")[0].strip() == b"application/x-www-form-urlencoded"
+        )
+        if scope["type"] != "http" or scope.get("method") != "POST" or not form:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > REVOCATION_BODY_BYTES:
+                await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        if "client_secret" not in parse_qs(body.decode("latin-1"), keep_blank_values=True):
+            body += b"&client_secret=" if body else b"client_secret="
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers[b"content-length"] = str(len(body)).encode()
+        await self.app({**scope, "headers": list(headers.items())}, replay, send)
 
 
 class OAuthGuard:
