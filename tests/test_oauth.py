@@ -701,6 +701,38 @@ async def test_a_code_with_the_wrong_verifier_is_refused(sandbox: SandboxThread)
     assert "access_token" not in wrong.json()
 
 
+async def test_a_code_older_than_five_minutes_or_sent_with_another_redirect_uri_is_refused(
+    sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serving(sandbox) as served, http_client() as http:
+        provider = served.oauth.provider
+        now = provider.clock()
+        # The login happened six minutes ago (the store still holds the code; its expiry says no).
+        monkeypatch.setattr(provider, "clock", lambda: now - 360)
+        old_login, old_code = await code_for(http, served)
+        monkeypatch.setattr(provider, "clock", lambda: now)
+        late = await exchange(http, old_login, old_code)
+        login, code = await code_for(http, served)
+        moved = Login(
+            login.meta, {**login.client, "redirect_uris": ["http://127.0.0.1:9/other"]}, login.verifier, ""
+        )
+        elsewhere = await exchange(http, moved, code)
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant", late.text
+    assert "expired" in late.json()["error_description"], late.text
+    assert elsewhere.status_code == 400 and "access_token" not in elsewhere.json(), elsewhere.text
+
+
+async def test_an_unknown_client_is_refused_at_authorization_without_a_redirect(
+    sandbox: SandboxThread,
+) -> None:
+    async with serving(sandbox) as served, http_client() as http:
+        meta = await discover(http, served.resource)
+        stranger = {"client_id": "no-such-client", "redirect_uris": [REDIRECT]}
+        sent = await authorize(http, meta, stranger, pkce()[1], state="s1")
+    assert sent.status_code == 400, (sent.status_code, sent.headers)
+    assert "location" not in sent.headers
+
+
 async def test_a_code_or_a_refresh_token_presented_by_another_client_is_refused(
     sandbox: SandboxThread,
 ) -> None:
@@ -1109,6 +1141,16 @@ async def admin(server: RedisServer, *args: str) -> subprocess.CompletedProcess[
         return await anyio.run_process(
             [sys.executable, "-m", "toggl_groups_mcp", "oauth", *args], env=admin_env(server), check=False
         )
+
+
+async def test_the_admin_command_without_redis_exits_2_saying_why() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOGGL")} | {"TOGGL_MCP_OAUTH": "1"}
+    with anyio.fail_after(TIMEOUT):
+        done = await anyio.run_process(
+            [sys.executable, "-m", "toggl_groups_mcp", "oauth", "list"], env=env, check=False
+        )
+    assert done.returncode == 2
+    assert "TOGGL_MCP_REDIS_URL" in done.stderr.decode() and done.stdout == b""
 
 
 async def test_the_admin_command_lists_grants_and_revokes_a_persons_which_then_stop_working(
