@@ -256,7 +256,7 @@ async def code_for(http: httpx.AsyncClient, served: Served, token: str = ALEX) -
 
 
 async def exchange(
-    http: httpx.AsyncClient, login: Login, code: str, verifier: str | None = None
+    http: httpx.AsyncClient, login: Login, code: str, verifier: str | None = None, **extra: str
 ) -> httpx.Response:
     return await http.post(
         login.meta["token_endpoint"],
@@ -267,6 +267,7 @@ async def exchange(
             "client_id": login.client["client_id"],
             "code_verifier": verifier or login.verifier,
             "resource": login.meta["issuer"].rstrip("/") + "/mcp",
+            **extra,
         },
     )
 
@@ -926,11 +927,6 @@ async def revoke(http: httpx.AsyncClient, login: Login, token: str, **extra: str
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="T-requests.md #1: the SDK's RevocationRequest requires a client_secret field, so a public "
-    "client revoking with its client_id alone (RFC 7009, and the metadata's 'none') gets 400",
-)
 async def test_a_public_client_revokes_with_its_client_id_alone(sandbox: SandboxThread) -> None:
     async with serving(sandbox) as served, http_client() as http:
         login, issued = await tokens_for(http, served)
@@ -945,13 +941,32 @@ async def test_revoking_either_token_ends_the_grant(sandbox: SandboxThread) -> N
         for which in ("access_token", "refresh_token"):
             login, issued = await tokens_for(http, served)
             assert await status_with(http, served, issued["access_token"]) == 200
-            # An empty client_secret: what the SDK's revocation handler needs from a public client.
-            revoked = await revoke(http, login, issued[which], client_secret="")
+            revoked = await revoke(http, login, issued[which])
             assert revoked.status_code == 200, revoked.text
             assert await status_with(http, served, issued["access_token"]) == 401, which
             again = await refresh(http, login, issued["refresh_token"])
             assert again.status_code == 400, (which, again.text)
         assert await grants(served) == []
+
+
+async def test_a_confidential_client_must_send_its_secret_to_revoke(sandbox: SandboxThread) -> None:
+    async with serving(sandbox) as served, http_client() as http:
+        meta = await discover(http, served.resource)
+        made = await register(http, meta, token_endpoint_auth_method="client_secret_post")
+        client = made.json()
+        login = await start(http, served, client)
+        code = redirected(await submit(http, served, login, ALEX))["code"]
+        got = await exchange(http, login, code, client_secret=client["client_secret"])
+        assert got.status_code == 200, got.text
+        access = got.json()["access_token"]
+        bare = await revoke(http, login, access)
+        wrong = await revoke(http, login, access, client_secret="not-the-secret")
+        still = await status_with(http, served, access)
+        right = await revoke(http, login, access, client_secret=client["client_secret"])
+        after = await status_with(http, served, access)
+    assert bare.status_code == 401 and wrong.status_code == 401, (bare.text, wrong.text)
+    assert still == 200
+    assert right.status_code == 200 and after == 401
 
 
 async def test_another_client_cannot_revoke_a_grant(sandbox: SandboxThread) -> None:
@@ -960,7 +975,7 @@ async def test_another_client_cannot_revoke_a_grant(sandbox: SandboxThread) -> N
         other = (await register(http, login.meta)).json()
         await http.post(
             login.meta["revocation_endpoint"],
-            data={"token": issued["access_token"], "client_id": other["client_id"], "client_secret": ""},
+            data={"token": issued["access_token"], "client_id": other["client_id"]},
         )
         still = await status_with(http, served, issued["access_token"])
     assert still == 200
