@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -124,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 file=sys.stderr,
             )
             raise SystemExit(2)
+    # A host or a test stops the server with SIGTERM: end as on Ctrl-C, so that what the server
+    # made (the sandbox's temporary folder and journal) is removed, not left behind.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         if args.workers > 1:
             _run_workers(settings, args)
@@ -131,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             anyio.run(_run, settings, args)
     except KeyboardInterrupt:
         pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _transport_problem(settings: Settings, args: argparse.Namespace) -> str | None:

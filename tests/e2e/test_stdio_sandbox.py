@@ -738,3 +738,32 @@ async def test_a_cancelled_bulk_run_stops_between_items_and_resumes_over_stdio(e
         assert result.structured_content is not None and result.structured_content["complete"] is True
         assert len(result.structured_content["skipped"]["already linked"]) >= stopped_at
         assert sorted(posted()) == sorted(projects), "nothing done twice, nothing lost"
+
+
+def test_a_sandbox_server_stopped_with_sigterm_removes_its_temporary_folder(tmp_path: Path) -> None:
+    """Hosts and process managers stop a server with SIGTERM: it ends as on Ctrl-C, and the
+    sandbox's temporary folder (with its journal) goes with it instead of piling up in /tmp."""
+    import signal
+    import subprocess
+
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toggl_groups_mcp", "--sandbox"],
+        env=env,
+        stdin=subprocess.PIPE,  # left open: the server waits for messages, as under a host
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        said = process.stderr.readline()  # the SANDBOX MODE line, once the folder exists
+        assert "SANDBOX MODE" in said, said
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("toggl-sandbox-")]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("toggl-sandbox-")]
