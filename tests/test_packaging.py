@@ -602,23 +602,25 @@ def simulate(stages: list[list[Instruction]], context: Path, root: Path, env: di
 
 
 @pytest.mark.e2e
-def test_the_image_builds_and_installs_the_server_with_redis(
+def test_the_image_builds_and_installs_the_server_with_redis_and_oauth(
     clone: Path, dist: Dist, uv_env: dict[str, str], tmp_path: Path
 ) -> None:
     """The Dockerfile's stages played without docker: the build stage makes the wheel from what
-    .dockerignore lets through, the final stage's install line installs it with the `redis` extra
-    into a fresh environment, and the ENTRYPOINT runs."""
+    .dockerignore lets through, the final stage's install line installs it with the `redis` and
+    `oauth` extras (the team server's shared limits and remote connectors) into a fresh
+    environment, and the ENTRYPOINT runs."""
     stages = dockerfile()
     final = stages[-1]
     (line,) = [i.args for i in final if i.name == "RUN" and re.search(r"\bpip install\b", i.args)]
-    assert "[redis]" in line
+    extras = re.search(r"\[([a-z,]+)\]", line)
+    assert extras is not None and {"redis", "oauth"} <= set(extras.group(1).split(",")), line
     venvs = simulate(stages, clone, tmp_path, {**uv_env, "PIP_CACHE_DIR": str(tmp_path / "pip-cache")})
     # The build stage's wheel has every file of the one `python -m build` makes from the whole tree.
     (built,) = (tmp_path / "0").rglob("*.whl")
     with zipfile.ZipFile(built) as image_wheel, zipfile.ZipFile(dist.wheel) as full_wheel:
         assert sorted(image_wheel.namelist()) == sorted(full_wheel.namelist())
     python = venvs[-1] / "bin" / "python"
-    check = "import redis, toggl_groups_mcp; print(toggl_groups_mcp.__version__)"
+    check = "import cryptography, redis, toggl_groups_mcp; print(toggl_groups_mcp.__version__)"
     out = subprocess.run([str(python), "-c", check], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == PROJECT["version"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -125,8 +126,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                 file=sys.stderr,
             )
             raise SystemExit(2)
-    # A host or a test stops the server with SIGTERM: end as on Ctrl-C, so that what the server
-    # made (the sandbox's temporary folder and journal) is removed, not left behind.
     signal.signal(signal.SIGTERM, _stop)
     try:
         if args.workers > 1:
@@ -137,8 +136,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         pass
 
 
+# Folders this process made and removes even when stopped by SIGTERM (the sandbox's, with its journal).
+_TEMPORARY: list[str] = []
+
+
 def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    """A host or a test stops the server with SIGTERM: remove what it made, then end as SIGTERM
+    always ended it (at once: a clean shutdown could wait forever on a thread reading stdin)."""
+    for folder in _TEMPORARY:
+        shutil.rmtree(folder, ignore_errors=True)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _transport_problem(settings: Settings, args: argparse.Namespace) -> str | None:
@@ -185,6 +193,7 @@ def _run_workers(settings: Settings, args: argparse.Namespace) -> None:
 
     named = os.environ.get("TOGGL_MCP_JOURNAL", "").strip()
     with tempfile.TemporaryDirectory(prefix="toggl-sandbox-") as folder:
+        _TEMPORARY.append(folder)
         if not args.no_journal and not named:
             options["journal"] = str(Path(folder) / "journal.jsonl")
         sandbox = SandboxThread(SandboxConfig()).start()
@@ -207,6 +216,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> None:
     # The sandbox lives as long as this process: so does its journal, unless one is named.
     named = os.environ.get("TOGGL_MCP_JOURNAL", "").strip()
     with tempfile.TemporaryDirectory(prefix="toggl-sandbox-") as folder:
+        _TEMPORARY.append(folder)
         if not args.no_journal and not named:
             settings = settings.with_(journal_path=Path(folder) / "journal.jsonl")
         await _run_sandbox(settings, args)

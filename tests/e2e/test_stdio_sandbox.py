@@ -741,8 +741,10 @@ async def test_a_cancelled_bulk_run_stops_between_items_and_resumes_over_stdio(e
 
 
 def test_a_sandbox_server_stopped_with_sigterm_removes_its_temporary_folder(tmp_path: Path) -> None:
-    """Hosts and process managers stop a server with SIGTERM: it ends as on Ctrl-C, and the
-    sandbox's temporary folder (with its journal) goes with it instead of piling up in /tmp."""
+    """Hosts stop a server with SIGTERM, some with stdin still open after a session (the Vercel AI
+    SDK aborts its child): the server ends at once, as SIGTERM always ended it, and the sandbox's
+    temporary folder (with its journal) goes with it instead of piling up in /tmp."""
+    import json
     import signal
     import subprocess
 
@@ -750,18 +752,38 @@ def test_a_sandbox_server_stopped_with_sigterm_removes_its_temporary_folder(tmp_
     process = subprocess.Popen(
         [sys.executable, "-m", "toggl_groups_mcp", "--sandbox"],
         env=env,
-        stdin=subprocess.PIPE,  # left open: the server waits for messages, as under a host
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdin=subprocess.PIPE,  # left open, as under such a host
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
+    assert process.stdin is not None and process.stdout is not None
+
+    def send(message: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.write((json.dumps(message) + "\n").encode())
+        process.stdin.flush()
+
     try:
-        assert process.stderr is not None
-        said = process.stderr.readline()  # the SANDBOX MODE line, once the folder exists
-        assert "SANDBOX MODE" in said, said
+        hello = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        }
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello})
+        assert b'"id":1' in process.stdout.readline()
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "list_organizations", "arguments": {}},
+            }
+        )
+        assert b"Acme Studio" in process.stdout.readline()
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith("toggl-sandbox-")]
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=20) == -signal.SIGTERM
     finally:
         if process.poll() is None:
             process.kill()
