@@ -47,6 +47,7 @@ REDIRECT = "http://127.0.0.1:1/callback"  # never reached: the code is read from
 @dataclass
 class OAuthResult:
     header: Latencies = field(default_factory=lambda: Latencies("per-user header"))
+    header_redis: Latencies = field(default_factory=lambda: Latencies("per-user header, Redis"))
     memory: Latencies = field(default_factory=lambda: Latencies("OAuth, grants in memory"))
     redis: Latencies = field(default_factory=lambda: Latencies("OAuth, grants in Redis"))
     check_memory: Latencies = field(default_factory=lambda: Latencies("token check, memory"))
@@ -206,6 +207,15 @@ async def measure_oauth(calls: int) -> OAuthResult:
             header_base = await stack.enter_async_context(
                 serving({"TOGGL_MCP_PER_USER_TOKENS": "1", "TOGGL_MCP_HTTP_TOKEN": TEAM_BEARER})
             )
+            header_redis_base = await stack.enter_async_context(
+                serving(
+                    {
+                        "TOGGL_MCP_PER_USER_TOKENS": "1",
+                        "TOGGL_MCP_HTTP_TOKEN": TEAM_BEARER,
+                        "TOGGL_MCP_REDIS_URL": redis.url,
+                    }
+                )
+            )
             memory_base = await stack.enter_async_context(serving({"TOGGL_MCP_OAUTH": "1"}))
             redis_base = await stack.enter_async_context(
                 serving(
@@ -218,16 +228,28 @@ async def measure_oauth(calls: int) -> OAuthResult:
             )
             headers = {
                 "header": {"Authorization": f"Bearer {TEAM_BEARER}", "X-Toggl-Api-Token": TOKEN},
+                "header_redis": {"Authorization": f"Bearer {TEAM_BEARER}", "X-Toggl-Api-Token": TOKEN},
                 "memory": {"Authorization": f"Bearer {await access_token(memory_base)}"},
                 "redis": {"Authorization": f"Bearer {await access_token(redis_base)}"},
             }
             clients = {}
-            for name, base in (("header", header_base), ("memory", memory_base), ("redis", redis_base)):
+            bases = {
+                "header": header_base,
+                "header_redis": header_redis_base,
+                "memory": memory_base,
+                "redis": redis_base,
+            }
+            for name, base in bases.items():
                 http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers[name], timeout=60))
                 clients[name] = await stack.enter_async_context(
                     Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="legacy")
                 )
-            series = {"header": result.header, "memory": result.memory, "redis": result.redis}
+            series = {
+                "header": result.header,
+                "header_redis": result.header_redis,
+                "memory": result.memory,
+                "redis": result.redis,
+            }
 
             async def call(name: str) -> None:
                 answer = await clients[name].call_tool(TOOL, {})
@@ -256,28 +278,30 @@ def us(seconds: float) -> str:
 
 
 def rows(found: OAuthResult) -> list[Row]:
-    base = found.header.median
-    out = [
-        Row(
+    """Each OAuth series beside the header mode with the same store of shared state."""
+
+    def row(label: str, s: Latencies, base: Latencies | None) -> Row:
+        versus = (
+            ""
+            if base is None
+            else f"{s.median / base.median:.2f}x the header mode ({ms(s.median - base.median)} more)"
+        )
+        return Row(
             f"OAuth: `{TOOL}` over stateless HTTP, {label}, median / p95",
             f"{ms(s.median)} / {ms(s.p95)}",
-            ""
-            if s is found.header
-            else f"{s.median / base:.2f}x the header mode ({ms(s.median - base)} more)",
+            versus,
         )
-        for label, s in (
-            ("token in a header (per-user tokens)", found.header),
-            ("OAuth, grants in memory", found.memory),
-            ("OAuth, grants in Redis", found.redis),
-        )
-    ]
-    out += [
+
+    return [
+        row("token in a header (per-user tokens), no Redis", found.header, None),
+        row("OAuth, grants in memory, no Redis", found.memory, found.header),
+        row("token in a header, with Redis", found.header_redis, None),
+        row("OAuth, grants in Redis", found.redis, found.header_redis),
         Row(
             "OAuth: access-token check alone (HMAC, grant read, AES-GCM), median",
             f"{us(found.check_memory.median)} memory / {us(found.check_redis.median)} Redis",
-        )
+        ),
     ]
-    return out
 
 
 async def _main(calls: int) -> None:
