@@ -121,7 +121,8 @@ class OAuthServer:
         The SDK's authorization server metadata names only client-secret authentication, yet the
         public clients that hosted connectors are register with `none` (and its token handler takes
         them): it is served here with `none` too, and with RFC 9207's `iss` in responses. The
-        resource metadata is served at the root form as well as `/mcp`'s.
+        resource metadata is served at the root form as well as `/mcp`'s, and the revocation route
+        takes public clients (`PublicRevocation`).
         """
         settings = self.auth_settings()
         assert settings.client_registration_options and settings.revocation_options
