@@ -525,30 +525,14 @@ async def connector_login(public: str, toggl_token: str) -> tuple[set[str], str]
     """A hosted connector that knows only `<public>/mcp`, as claude.ai registers (its callback), with
     the person's browser step scripted: the organizations it sees, and its access token."""
     import httpx2
-    from mcp.client.auth import OAuthClientProvider, TokenStorage
+    from mcp.client.auth import OAuthClientProvider
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared.auth import (
         AuthorizationCodeResult,
-        OAuthClientInformationFull,
         OAuthClientMetadata,
-        OAuthToken,
     )
 
-    class Memory(TokenStorage):
-        tokens: OAuthToken | None = None
-        client: OAuthClientInformationFull | None = None
-
-        async def get_tokens(self) -> OAuthToken | None:
-            return self.tokens
-
-        async def set_tokens(self, tokens: OAuthToken) -> None:
-            self.tokens = tokens
-
-        async def get_client_info(self) -> OAuthClientInformationFull | None:
-            return self.client
-
-        async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-            self.client = client_info
+    from tests.test_oauth import Memory
 
     back: dict[str, str] = {}
 
