@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import httpx
@@ -48,23 +49,34 @@ async def serving(settings: Settings, host: str = "127.0.0.1") -> AsyncIterator[
         yield url
 
 
-@asynccontextmanager
-async def serving_app(app: ASGIApp) -> AsyncIterator[str]:
-    """`app` on a free loopback port for the block; its /mcp URL."""
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free loopback port, for a server whose settings must name that port."""
     sock = socket.socket()
+    # Inherited by the accepted connections: without it each response waits out a delayed ACK (40 ms).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serving_app(app: ASGIApp, sock: socket.socket | None = None, **config: Any) -> AsyncIterator[str]:
+    """`app` on a free loopback port (or `sock`'s) for the block, with uvicorn's `config`; its /mcp
+    URL."""
+    sock = sock or loopback_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: server.serve(sockets=[sock]))
-        with anyio.fail_after(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
-                await anyio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}/mcp"
-        finally:
-            server.should_exit = True
-    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, **({"log_level": "warning", "lifespan": "on"} | config)))
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: server.serve(sockets=[sock]))
+            with anyio.fail_after(10):
+                while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
+                    await anyio.sleep(0.02)
+            try:
+                yield f"http://127.0.0.1:{port}/mcp"
+            finally:
+                server.should_exit = True
+    finally:
+        sock.close()
 
 
 async def test_requests_without_the_bearer_token_get_401() -> None:

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -31,7 +30,6 @@ import anyio
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.streamable_http import streamable_http_client
@@ -45,7 +43,7 @@ from pydantic import SecretStr
 
 from tests.conftest import make_settings
 from tests.redis_server import RedisServer, redis_fixture
-from tests.test_http_transport import INIT, MCP_HEADERS
+from tests.test_http_transport import INIT, MCP_HEADERS, loopback_socket, serving_app
 from tests.test_team_confirmations import REFUSED_STATE, answer_of, deletes, tool_call
 from toggl_groups_mcp.config import ConfigError, Settings
 from toggl_groups_mcp.http import http_app, uvicorn_options
@@ -114,29 +112,15 @@ async def serving(
     sb: SandboxThread | None, *, stateless: bool = False, **overrides: Any
 ) -> AsyncIterator[Served]:
     """An OAuth server on a free loopback port (its issuer names that port) for the block."""
-    sock = socket.socket()
-    # Inherited by the accepted connections: without it each response waits out a delayed ACK (40 ms).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     port = sock.getsockname()[1]
     settings = oauth_settings(sb, port, **overrides)
     server = build_server(settings)
     app = http_app(server, settings, "127.0.0.1", stateless=stateless)
     # The server's own uvicorn options: the trusted proxies among them.
-    runner = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(settings)))
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: runner.serve(sockets=[sock]))
-            with anyio.fail_after(10):
-                while not runner.started:  # noqa: ASYNC110 - uvicorn offers no started event
-                    await anyio.sleep(0.02)
-            try:
-                oauth = server.oauth  # type: ignore[attr-defined]
-                yield Served(settings.public_url or "", oauth, settings, f"http://127.0.0.1:{port}")
-            finally:
-                runner.should_exit = True
-    finally:
-        sock.close()
+    async with serving_app(app, sock, **uvicorn_options(settings)):
+        oauth = server.oauth  # type: ignore[attr-defined]
+        yield Served(settings.public_url or "", oauth, settings, f"http://127.0.0.1:{port}")
 
 
 # -- a client, by hand -----------------------------------------------------------------------------------
