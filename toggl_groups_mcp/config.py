@@ -22,6 +22,13 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
 
+def missing_extra(setting: str, package: str, extra: str) -> ConfigError:
+    """A setting that needs a package of an optional extra, which is not installed."""
+    return ConfigError(
+        f"{setting} is set but the {package} package is missing: pip install 'toggl-groups-mcp[{extra}]'"
+    )
+
+
 def _int(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:

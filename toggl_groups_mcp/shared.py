@@ -260,12 +260,9 @@ class Redis:
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
         except ImportError:  # pragma: no cover - the message is the point
-            from .config import ConfigError
+            from .config import missing_extra
 
-            raise ConfigError(
-                "TOGGL_MCP_REDIS_URL is set but the redis package is missing: "
-                "pip install 'toggl-groups-mcp[redis]'"
-            ) from None
+            raise missing_extra("TOGGL_MCP_REDIS_URL", "redis", "redis") from None
         self.url = url
         self.where = redis_where(url)
         # One quick retry covers a connection that Redis closed (a restart); then it is an error.

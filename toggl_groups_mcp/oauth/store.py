@@ -163,12 +163,9 @@ class Sealer:
         try:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         except ImportError:  # pragma: no cover - the message is the point
-            from ..config import ConfigError
+            from ..config import missing_extra
 
-            raise ConfigError(
-                "TOGGL_MCP_OAUTH is set but the cryptography package is missing: "
-                "pip install 'toggl-groups-mcp[oauth]'"
-            ) from None
+            raise missing_extra("TOGGL_MCP_OAUTH", "cryptography", "oauth") from None
         self.aead = AESGCM(derive(secret, "seal"))
 
     def seal(self, where: str, record: dict[str, Any]) -> str:
