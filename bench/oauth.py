@@ -16,7 +16,6 @@ import hashlib
 import re
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -33,14 +32,13 @@ import httpx
 from . import wire
 from .overhead import Latencies
 from .report import Row, ms
-from .shared import spawn, stop_group
+from .shared import spawn, stop_group, until_listening
 
 TOOL = "list_organizations"
 TEAM_BEARER = "bench-team-bearer-" + "7" * 24
 TOKEN = "sandbox-token"  # the embedded sandbox's own user (accepted with --sandbox)
 ROUND = 10
 WARMUP = 20
-START_TIMEOUT = 30.0
 REDIRECT = "http://127.0.0.1:1/callback"  # never reached: the code is read from the Location header
 
 
@@ -54,13 +52,6 @@ class OAuthResult:
     check_redis: Latencies = field(default_factory=lambda: Latencies("token check, Redis"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @asynccontextmanager
 async def serving(env_extra: dict[str, str]) -> AsyncIterator[str]:
     """Our server with its own sandbox over stateless HTTP; yields its base URL."""
@@ -68,7 +59,9 @@ async def serving(env_extra: dict[str, str]) -> AsyncIterator[str]:
 
     env = get_default_environment() | {"TOGGL_MCP_JOURNAL": "off", **env_extra}
     folder = Path(tempfile.mkdtemp(prefix="toggl-bench-oauth-"))
-    port = _free_port()
+    from tests.redis_server import free_port
+
+    port = free_port()
     command = [
         sys.executable,
         *wire.OURS_ARGS,
@@ -79,19 +72,10 @@ async def serving(env_extra: dict[str, str]) -> AsyncIterator[str]:
         "--port",
         str(port),
     ]
-    process = spawn(command, env, folder / "server.log")
+    log = folder / "server.log"
+    process = spawn(command, env, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {(folder / 'server.log').read_text()[-800:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                await anyio.sleep(0.05)
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not listen in time")
+        await until_listening(process, port, lambda: log.read_text(errors="replace")[-800:])
         yield f"http://127.0.0.1:{port}"
     finally:
         await anyio.to_thread.run_sync(stop_group, process)

@@ -259,6 +259,22 @@ class Served:
             return "(no log)"
 
 
+async def until_listening(process: subprocess.Popen[bytes], port: int, log_tail: Callable[[], str]) -> None:
+    """Wait until a spawned server listens on `port` (at most START_TIMEOUT); its log if it fails."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not listen within {START_TIMEOUT} s:\n{log_tail()}")
+        await anyio.sleep(0.05)
+
+
 @asynccontextmanager
 async def serving(
     sandbox_thread: Any, *, workers: int, redis_url: str | None, rate: float
@@ -280,20 +296,7 @@ async def serving(
     process = spawn(command, env, log_path)
     served = Served(process, port, log_path, workers, redis_url is not None)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}:\n{served.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the server did not listen within {START_TIMEOUT} s:\n{served.log_tail()}"
-                )
-            await anyio.sleep(0.05)
+        await until_listening(process, port, served.log_tail)
         yield served
     finally:
         await anyio.to_thread.run_sync(stop_group, process)
